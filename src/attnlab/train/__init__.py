@@ -1,0 +1,1 @@
+"""Training: the one loop (trainer.py), checkpoints (checkpoint.py), schedules, progress, distribution."""

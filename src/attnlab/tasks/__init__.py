@@ -1,0 +1,22 @@
+"""Task registry: recipe `task:` names -> task classes."""
+
+from __future__ import annotations
+
+import importlib
+
+from attnlab.errors import UserError
+
+_TASKS = {
+    "translation": "attnlab.tasks.translation:TranslationTask",
+}
+
+
+def task_names() -> list[str]:
+    return sorted(_TASKS)
+
+
+def get_task(name: str):
+    if name not in _TASKS:
+        raise UserError(f"unknown task {name!r}; valid tasks: {', '.join(task_names())}")
+    module, cls = _TASKS[name].split(":")
+    return getattr(importlib.import_module(module), cls)

@@ -1,0 +1,295 @@
+"""The one checkpoint format: atomic, checksummed, and loaded without unpickling anything.
+
+A run directory holds::
+
+    checkpoints/
+      step-00001200/            one checkpoint, written whole or not at all
+        model.safetensors       weights (tied weights stored once)
+        trainer.safetensors     optimizer tensors and RNG states
+        trainer.json            step, epoch, data position, best metric, optimizer hyper-parameters
+        manifest.json           format version and the sha256 + size of each file above
+      latest                    text file naming the newest complete checkpoint
+      best                      text file naming the checkpoint with the best validation metric
+
+Atomicity: a checkpoint is written into a hidden temporary directory, fsynced, then renamed into place, and
+only then do the `latest`/`best` pointers move (each pointer is itself replaced atomically). A crash at any
+moment leaves the previous pointer naming a complete, verified checkpoint.
+
+Safety: safetensors and JSON only. A file that fails its checksum, or is not what the manifest says, is
+refused with a one-line `UserError` naming the file — no `torch.load`, no pickle, ever.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+from safetensors.torch import save_model as st_save_model
+
+from attnlab.errors import UserError
+
+FORMAT = "attnlab-checkpoint/1"
+FILES = ("model.safetensors", "trainer.safetensors", "trainer.json")
+
+
+# ----------------------------------------------------------------------------------------- atomic files
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # not every platform can open a directory
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same directory and os.replace: readers see old or new, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# ------------------------------------------------------------------------------------- optimizer state
+
+
+def optimizer_state_to_flat(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    """Split `optimizer.state_dict()` into tensors (for safetensors) and plain JSON values."""
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for pid, pstate in state["state"].items():
+        for key, value in pstate.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optim.{pid}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars.setdefault(str(pid), {})[key] = value
+    groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in state["param_groups"]]
+    return tensors, {"param_groups": groups, "scalars": scalars}
+
+
+def optimizer_state_from_flat(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        if name.startswith("optim."):
+            _, pid, key = name.split(".", 2)
+            state.setdefault(int(pid), {})[key] = value
+    for pid, values in meta.get("scalars", {}).items():
+        state.setdefault(int(pid), {}).update(values)
+    groups = []
+    for g in meta["param_groups"]:
+        g = dict(g)
+        if "betas" in g:  # torch's Adam keeps betas as a tuple
+            g["betas"] = tuple(g["betas"])
+        groups.append(g)
+    return {"state": state, "param_groups": groups}
+
+
+def rng_state() -> dict[str, torch.Tensor]:
+    out = {"rng.torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            out[f"rng.cuda.{i}"] = s
+    return out
+
+
+def set_rng_state(tensors: dict[str, torch.Tensor]) -> None:
+    if "rng.torch" in tensors:
+        torch.set_rng_state(tensors["rng.torch"])
+    cuda = sorted((k for k in tensors if k.startswith("rng.cuda.")), key=lambda k: int(k.rsplit(".", 1)[1]))
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([tensors[k] for k in cuda])
+
+
+# ---------------------------------------------------------------------------------------- save / load
+
+
+@dataclass
+class Checkpoint:
+    """A verified checkpoint: `model` and `tensors` are state dicts, `meta` the trainer.json contents."""
+
+    path: Path
+    model: dict[str, torch.Tensor]
+    tensors: dict[str, torch.Tensor]
+    meta: dict
+
+
+def _name(step: int) -> str:
+    return f"step-{step:08d}"
+
+
+def save_checkpoint(
+    root: Path,
+    step: int,
+    model: torch.nn.Module,
+    *,
+    tensors: dict[str, torch.Tensor],
+    meta: dict,
+    best: bool = False,
+    keep: int = 2,
+) -> Path:
+    """Write checkpoint `step` under `root` (the run's checkpoints/ directory) and move the pointers."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    for stale in root.glob(".tmp-*"):  # leftovers of a write that was killed midway
+        shutil.rmtree(stale, ignore_errors=True)
+    final = root / _name(step)
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
+    try:
+        st_save_model(model, str(tmp / "model.safetensors"))
+        blobs = {
+            "trainer.safetensors": st_save({k: v.contiguous() for k, v in tensors.items()}),
+            "trainer.json": (json.dumps(meta, indent=2) + "\n").encode("utf-8"),
+        }
+        for name, data in blobs.items():
+            (tmp / name).write_bytes(data)
+        manifest = {"format": FORMAT, "step": step, "files": {}}
+        for name in FILES:
+            data = (tmp / name).read_bytes()
+            manifest["files"][name] = {"sha256": sha256_bytes(data), "size": len(data)}
+            with open(tmp / name, "rb+") as fh:
+                os.fsync(fh.fileno())
+        atomic_write_json(tmp / "manifest.json", manifest)
+        if final.exists():  # re-saving the same step (e.g. the final save after a budget stop)
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        _fsync_dir(root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    atomic_write_text(root / "latest", final.name + "\n")
+    if best:
+        atomic_write_text(root / "best", final.name + "\n")
+    _prune(root, keep)
+    return final
+
+
+def _pointer(root: Path, which: str) -> str | None:
+    p = root / which
+    return p.read_text().strip() if p.is_file() else None
+
+
+def _prune(root: Path, keep: int) -> None:
+    protected = {_pointer(root, "best"), _pointer(root, "latest")}
+    steps = sorted(p for p in root.glob("step-*") if p.is_dir())
+    for old in steps[:-keep]:
+        if old.name not in protected:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def list_checkpoints(root: Path) -> list[Path]:
+    return sorted((p for p in Path(root).glob("step-*") if p.is_dir()), reverse=True)
+
+
+def _read_verified(ckpt: Path, name: str, manifest: dict) -> bytes:
+    path = ckpt / name
+    entry = manifest.get("files", {}).get(name)
+    if entry is None:
+        raise UserError(f"checkpoint {ckpt} has no {name} in its manifest; it was not written by attnlab")
+    if not path.is_file():
+        raise UserError(f"checkpoint file {path} is missing")
+    data = path.read_bytes()
+    if len(data) != entry["size"]:
+        raise UserError(f"checkpoint file {path} is truncated ({len(data)} of {entry['size']} bytes); {_older(ckpt)}")
+    if sha256_bytes(data) != entry["sha256"]:
+        raise UserError(f"checkpoint file {path} is corrupt (sha256 mismatch); {_older(ckpt)}")
+    return data
+
+
+def _older(ckpt: Path) -> str:
+    older = [p for p in list_checkpoints(ckpt.parent) if p.name < ckpt.name]
+    if older:
+        return f"the previous checkpoint is {older[0]}: resume with --resume-from {older[0]}"
+    return "no older checkpoint is left; train again"
+
+
+def resolve_checkpoint(path: Path, which: str = "latest") -> Path:
+    """A checkpoint directory from a run directory, its checkpoints/ directory, or the checkpoint itself."""
+    path = Path(path)
+    if (path / "manifest.json").is_file() or path.name.startswith("step-"):
+        return path
+    root = path / "checkpoints" if (path / "checkpoints").is_dir() else path
+    name = _pointer(root, which) or _pointer(root, "latest")
+    if name is None:
+        raise UserError(f"no checkpoint in {path}: train first (attnlab train RECIPE --out {path})")
+    return root / name
+
+
+def load_checkpoint(path: Path, which: str = "latest", *, trainer_state: bool = True) -> Checkpoint:
+    """Load and verify a checkpoint. Raises UserError naming the file if anything fails its checksum."""
+    ckpt = resolve_checkpoint(path, which)
+    manifest_path = ckpt / "manifest.json"
+    if not manifest_path.is_file():
+        raise UserError(f"checkpoint {ckpt} has no manifest.json; it is incomplete or not an attnlab checkpoint")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise UserError(f"checkpoint file {manifest_path} is corrupt (not JSON); {_older(ckpt)}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise UserError(f"checkpoint {manifest_path} has an unknown format; expected {FORMAT}")
+    try:
+        model = st_load(_read_verified(ckpt, "model.safetensors", manifest))
+        tensors, meta = {}, {}
+        if trainer_state:
+            tensors = st_load(_read_verified(ckpt, "trainer.safetensors", manifest))
+            meta = json.loads(_read_verified(ckpt, "trainer.json", manifest).decode("utf-8"))
+    except SafetensorError as err:
+        raise UserError(f"checkpoint {ckpt} cannot be read as safetensors: {err}") from None
+    return Checkpoint(path=ckpt, model=model, tensors=tensors, meta=meta)
+
+
+def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], source: Path) -> None:
+    """Load weights saved by `save_model` (tied weights appear once) into `model`, strictly."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    # Tied parameters were stored under one name; fill the aliases from the tensor they share storage with.
+    by_ptr = {own[k].data_ptr(): k for k in own if k in state}
+    for k in list(missing):
+        twin = by_ptr.get(own[k].data_ptr())
+        if twin is not None:
+            state[k] = state[twin]
+            missing.remove(k)
+    unexpected = [k for k in state if k not in own]
+    if missing or unexpected:
+        raise UserError(
+            f"checkpoint {source} does not match the model built from its config "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]}); was the recipe changed after training?"
+        )
+    bad = [k for k in own if tuple(own[k].shape) != tuple(state[k].shape)]
+    if bad:
+        raise UserError(f"checkpoint {source} has weights of the wrong shape for {bad[:3]}")
+    model.load_state_dict(state, strict=True)

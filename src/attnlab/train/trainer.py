@@ -1,0 +1,288 @@
+"""The one training loop, used by every task.
+
+    for epoch:                                   batches fixed by (seed, epoch) -> exact resume
+        for batch in task.train_batches(epoch)[position:]:
+            loss = task.loss(model, batch) / batch.units        masked token / example mean
+            backward, clip, set lr = schedule(step), optimizer.step
+            every eval_every steps (or per epoch): validate, log, checkpoint, early-stop
+            budget exhausted (max_minutes/max_steps)? checkpoint and stop
+
+Distributed: under torchrun each rank takes rows rank::world of every *global* batch and the loss is
+normalised by the global unit count, so N processes follow the same curve as one process with the same
+batch. Only rank 0 writes logs and checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from attnlab.config import TrainConfig
+from attnlab.errors import UserError
+from attnlab.tasks.base import Task
+from attnlab.train import checkpoint as ckpt
+from attnlab.train.distributed import DistContext
+from attnlab.train.progress import ProgressReporter
+from attnlab.train.schedules import learning_rate
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise UserError("--device mps was asked for but MPS is not available; use --device cpu or auto")
+    if name == "cuda":
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return torch.device(name)
+
+
+def build_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "rmsprop":
+        # Keras' RMSprop defaults (rho 0.9, eps 1e-7), which the seed's char-LSTM recipe was tuned with.
+        return torch.optim.RMSprop(params, lr=cfg.lr, alpha=0.9, eps=1e-7, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+
+
+@dataclass
+class TrainState:
+    """Everything besides tensors that resuming needs, saved in trainer.json."""
+
+    step: int = 0
+    epoch: int = 0
+    position: int = 0  # index of the next batch within `epoch`
+    best: float | None = None
+    best_step: int | None = None
+    bad_evals: int = 0
+    tokens: int = 0
+    train_seconds: float = 0.0
+    history: list[dict] = field(default_factory=list)  # validation results, for the closing summary
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    state: TrainState
+    stopped: str  # "done", "early-stop", "budget", "max-steps"
+    tokens_per_second: float
+
+
+class Trainer:
+    def __init__(
+        self,
+        task: Task,
+        model: nn.Module,
+        cfg: TrainConfig,
+        run_dir: Path,
+        *,
+        dist: DistContext | None = None,
+        device: torch.device | None = None,
+        progress: bool | None = None,
+    ):
+        self.task, self.cfg, self.run_dir = task, cfg, Path(run_dir)
+        self.dist = dist or DistContext.single()
+        self.device = device or resolve_device(cfg.device)
+        self.model = model.to(self.device)
+        self.optimizer = build_optimizer([p for p in model.parameters() if p.requires_grad], cfg)
+        # DDP wraps the module only for the forward/backward; checkpoints always hold the bare module.
+        self.wrapped = self.dist.wrap(self.model, self.device)
+        self.state = TrainState()
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        self.metrics_path = self.run_dir / "metrics.jsonl"
+        self.reporter = ProgressReporter(enabled=self.dist.is_main, live=progress)
+        self.higher = task.higher_is_better.get(cfg.metric, False)
+        amp_ok = self.device.type == "cuda" and cfg.amp != "none"
+        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp) if amp_ok else None
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
+
+    # ------------------------------------------------------------------------------------- resume
+
+    def resume(self, path: Path | None = None) -> None:
+        """Restore weights, optimizer, RNG and data position from `path` or the run's latest checkpoint."""
+        loaded = ckpt.load_checkpoint(path or self.run_dir)
+        ckpt.load_weights(self.model, loaded.model, loaded.path)
+        opt_state = ckpt.optimizer_state_from_flat(loaded.tensors, loaded.meta["optimizer"])
+        self.optimizer.load_state_dict(opt_state)
+        ckpt.set_rng_state(loaded.tensors)
+        saved = loaded.meta["state"]
+        self.state = TrainState(**saved)
+        if self.dist.is_main and self.metrics_path.exists():
+            # Drop log lines written after the checkpoint: the resumed run writes them again.
+            kept = [
+                line
+                for line in self.metrics_path.read_text(encoding="utf-8").splitlines()
+                if line.strip() and json.loads(line).get("step", 0) <= self.state.step
+            ]
+            ckpt.atomic_write_text(self.metrics_path, "".join(line + "\n" for line in kept))
+
+    def _save(self, *, best: bool = False) -> None:
+        if not self.dist.is_main:
+            return
+        tensors, opt_meta = ckpt.optimizer_state_to_flat(self.optimizer.state_dict())
+        tensors.update(ckpt.rng_state())
+        meta = {"state": self.state.__dict__, "optimizer": opt_meta}
+        ckpt.save_checkpoint(
+            self.ckpt_dir, self.state.step, self.model, tensors=tensors, meta=meta, best=best, keep=self.cfg.keep_checkpoints
+        )
+
+    def _log(self, record: dict) -> None:
+        if self.dist.is_main:
+            with open(self.metrics_path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record) + "\n")
+
+    # ------------------------------------------------------------------------------------- loop
+
+    def _lr(self, step: int, total: int) -> float:
+        cfg = self.cfg
+        return learning_rate(
+            step,
+            schedule=cfg.schedule,
+            lr=cfg.lr,
+            warmup=cfg.warmup,
+            total_steps=total,
+            d_model=cfg.noam_d_model or self.task.model_dim(),
+            min_lr=cfg.min_lr,
+        )
+
+    def _train_step(self, batch, total: int) -> float:
+        cfg, world = self.cfg, self.dist.world_size
+        local = batch.shard(self.dist.rank, world).to(self.device)
+        self.wrapped.train()
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            loss_sum = self.task.loss(self.wrapped, local)
+        # DDP averages gradients over ranks; scaling by `world` turns that average into the global mean.
+        loss = loss_sum * (world / batch.units)
+        self.optimizer.zero_grad(set_to_none=True)
+        (self.scaler.scale(loss) if self.scaler else loss).backward()
+        if self.scaler:
+            self.scaler.unscale_(self.optimizer)
+        if cfg.clip is not None:
+            nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
+        lr = self._lr(self.state.step + 1, total)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        if self.scaler:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        value = self.dist.sum(loss_sum.detach().float()) / batch.units
+        return float(value), lr
+
+    def _evaluate(self) -> tuple[dict, bool]:
+        self.model.eval()
+        metrics = self.task.evaluate(self.model, "valid") if self.dist.is_main else {}
+        metrics = self.dist.broadcast_object(metrics)
+        if self.cfg.metric not in metrics:
+            raise UserError(
+                f"train.metric {self.cfg.metric!r} is not reported by task {self.task.name}; "
+                f"choose one of {', '.join(sorted(metrics))}"
+            )
+        value = metrics[self.cfg.metric]
+        s = self.state
+        improved = s.best is None or (value > s.best if self.higher else value < s.best)
+        if improved:
+            s.best, s.best_step, s.bad_evals = value, s.step, 0
+        else:
+            s.bad_evals += 1
+        record = {"step": s.step, "epoch": s.epoch, "split": "valid", **metrics}
+        s.history.append(record)
+        self._log(record)
+        self.reporter.message(
+            f"step {s.step} epoch {s.epoch + 1}: " + " ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+        )
+        return metrics, improved
+
+    def fit(self) -> TrainResult:
+        cfg, s = self.cfg, self.state
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        batches_per_epoch = len(self.task.train_batches(0))
+        if batches_per_epoch == 0:
+            raise UserError("the training split is empty: use more data or a smaller train.batch_size")
+        total = cfg.epochs * batches_per_epoch
+        if cfg.max_steps:
+            total = min(total, cfg.max_steps)
+        eval_every = cfg.eval_every or batches_per_epoch
+        budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
+        started = time.perf_counter()
+        stopped = "done"
+        self.reporter.start(total=total, completed=s.step)
+        recent: list[float] = []
+        while s.epoch < cfg.epochs and stopped == "done":
+            batches = self.task.train_batches(s.epoch)
+            while s.position < len(batches):
+                batch = batches[s.position]
+                t0 = time.perf_counter()
+                loss, lr = self._train_step(batch, total)
+                if not math.isfinite(loss):
+                    raise UserError(
+                        f"training loss became {loss} at step {s.step + 1}; the last good checkpoint in "
+                        f"{self.ckpt_dir} is kept — lower train.lr or set train.clip, then --resume"
+                    )
+                s.step += 1
+                s.position += 1
+                s.tokens += batch.tokens
+                s.train_seconds += time.perf_counter() - t0
+                recent.append(loss)
+                tps = s.tokens / max(s.train_seconds, 1e-9)
+                self.reporter.advance(loss=loss, tokens_per_s=tps, epoch=s.epoch + 1)
+                if s.step % cfg.log_every == 0:
+                    self._log(
+                        {"step": s.step, "epoch": s.epoch, "split": "train", "loss": sum(recent) / len(recent),
+                         "lr": lr, "tokens_per_s": round(tps, 1)}
+                    )
+                    recent.clear()
+                end_of_epoch = s.position == len(batches)
+                if end_of_epoch:
+                    s.epoch, s.position = s.epoch + 1, 0
+                over_budget = time.perf_counter() - started > budget
+                at_max = cfg.max_steps is not None and s.step >= cfg.max_steps
+                if s.step % eval_every == 0 or end_of_epoch or over_budget or at_max:
+                    _, improved = self._evaluate()
+                    self._save(best=improved)
+                elif cfg.checkpoint_every and s.step % cfg.checkpoint_every == 0:
+                    self._save()
+                if cfg.patience is not None and s.bad_evals >= cfg.patience:
+                    stopped = "early-stop"
+                elif over_budget:
+                    stopped = "budget"
+                elif at_max:
+                    stopped = "max-steps"
+                if stopped != "done" or end_of_epoch:
+                    break
+        self.reporter.stop()
+        return TrainResult(self.run_dir, s, stopped, s.tokens / max(s.train_seconds, 1e-9))
+
+
+def describe_stop(result: TrainResult) -> str:
+    s = result.state
+    reason = {
+        "done": "finished all epochs",
+        "early-stop": "stopped early (no improvement)",
+        "budget": "stopped at the time budget (continue with --resume)",
+        "max-steps": "reached train.max_steps",
+    }[result.stopped]
+    best = f"; best valid {s.best:.4g} at step {s.best_step}" if s.best is not None else ""
+    return f"{reason} after {s.step} steps, {result.tokens_per_second:,.0f} tokens/s{best}"
+
+
+def is_interactive() -> bool:
+    return sys.stderr.isatty()
