@@ -120,7 +120,7 @@ def _scores_and_mask(draw):
     return scores, mask
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(_scores_and_mask())
 def test_masked_softmax_is_a_distribution_over_allowed_keys(data):
     scores, mask = data
