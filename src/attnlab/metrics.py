@@ -25,7 +25,10 @@ def chrf(hypotheses: Sequence[str], references: Sequence[str]) -> float:
 
 
 def bleu_signature() -> str:
-    return str(sacrebleu.BLEU().get_signature())
+    """sacreBLEU's signature string (tokeniser, smoothing, version) for reports."""
+    metric = sacrebleu.BLEU()
+    metric.corpus_score(["a"], [["a"]])  # the signature needs the reference count, known after one call
+    return str(metric.get_signature())
 
 
 def perplexity(loss_per_token: float) -> float:

@@ -63,3 +63,59 @@ def load_run(path: str | Path, *, which: str = "best", with_data: bool = False, 
     load_weights(model, ckpt.model, ckpt.path)
     model.to(device).eval()
     return Run(path, recipe, task, model, ckpt.path)
+
+
+def _same(a: dict, b: dict, section: str) -> None:
+    if a.get(section) != b.get(section):
+        raise UserError(
+            f"the recipe's {section} section differs from the one saved in the run; resume with the same "
+            f"recipe (or train into a new --out directory)"
+        )
+
+
+def train(
+    recipe: Recipe,
+    out: str | Path | None = None,
+    *,
+    resume: bool = False,
+    resume_from: str | Path | None = None,
+    progress: bool | None = None,
+):
+    """Train `recipe` into a run directory (rank 0 writes); returns the trainer's TrainResult."""
+    from attnlab.config import save_recipe
+    from attnlab.train.distributed import DistContext
+    from attnlab.train.trainer import Trainer, resolve_device
+
+    run_dir = Path(out) if out else default_run_dir(recipe)
+    resume = resume or resume_from is not None
+    has_ckpt = (run_dir / "checkpoints" / "latest").is_file()
+    if resume and not has_ckpt and resume_from is None:
+        raise UserError(f"--resume: {run_dir} has no checkpoint to resume from; train without --resume first")
+    if not resume and has_ckpt:
+        raise UserError(f"{run_dir} already holds a trained run; pass --resume to continue it or --out NEW_DIR")
+    if resume and (run_dir / "config.yaml").is_file():
+        saved = load_recipe_of(run_dir).to_dict()
+        for section in ("task", "data", "model"):
+            _same(saved, recipe.to_dict(), section)
+    device = resolve_device(recipe.train.device)
+    dist = DistContext.from_env(device)
+    try:
+        if dist.world_size > 1 and device.type == "cuda":
+            device = torch.device("cuda", dist.local_rank)
+        if dist.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            save_recipe(recipe, run_dir / "config.yaml")
+        task = get_task(recipe.task)(recipe, run_dir)
+        if dist.is_main:
+            task.prepare(write=True)
+        dist.barrier()  # the other ranks read the codecs rank 0 has just written
+        if not dist.is_main:
+            task.prepare(write=False)
+        torch.manual_seed(recipe.train.seed)  # same initial weights on every rank and every rerun
+        model = task.build_model()
+        trainer = Trainer(task, model, recipe.train, run_dir, dist=dist, device=device, progress=progress)
+        if resume:
+            trainer.resume(Path(resume_from) if resume_from else None)
+        return trainer.fit()
+    finally:
+        dist.close()

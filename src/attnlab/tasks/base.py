@@ -62,6 +62,10 @@ class Task:
         """Load the dataset, split it, and build (or reload from run_dir) the vocabularies."""
         raise NotImplementedError
 
+    def load_codecs(self) -> None:
+        """Load only what using a trained run needs (tokenizers, vocabularies) from run_dir."""
+        raise NotImplementedError
+
     def train_batches(self, epoch: int) -> list[Batch]:
         """The epoch's global batches, in a deterministic order fixed by (train.seed, epoch)."""
         raise NotImplementedError

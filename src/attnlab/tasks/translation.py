@@ -270,3 +270,30 @@ class Translation:
     tgt_tokens: list[str]  # one per attention row (</s> included when produced)
     score: float
     attention: torch.Tensor | None  # (T_out, S) for RNNs, (T_out, layers, heads, S) for Transformers
+
+
+def read_eval_file(path) -> list[tuple[str, str]]:
+    """`--file`: tab-separated `source<TAB>reference` lines (the corpus' own column order is not assumed)."""
+    from attnlab.data.readers import read_tsv_pairs
+
+    return read_tsv_pairs(path).rows
+
+
+def report(task: TranslationTask, model: nn.Module, pairs: list[tuple[str, str]], *, beam: int = 1,
+           by_length: bool = False) -> dict:
+    """Corpus BLEU / chrF (sacreBLEU, detokenised) of translating `pairs`, optionally per length bucket."""
+    srcs = [s for s, _ in pairs]
+    refs = [task.reference(r) for _, r in pairs]
+    hyps = [n[0].text for n in task.translate(model, srcs, beam=beam)]
+    result = {
+        "sentences": len(pairs),
+        "beam": beam,
+        "bleu": metrics.bleu(hyps, refs),
+        "chrf": metrics.chrf(hyps, refs),
+        "signature": metrics.bleu_signature(),
+        "examples": [{"src": s, "ref": r, "hyp": h} for s, r, h in list(zip(srcs, refs, hyps, strict=True))[:5]],
+    }
+    if by_length:
+        lengths = [len(task.src_codec.tokens(s)) for s in srcs]
+        result["by_length"] = metrics.bleu_by_length(hyps, refs, lengths)
+    return result

@@ -1,0 +1,240 @@
+"""The `attnlab` command: one thin verb per library entry point.
+
+Every user mistake surfaces as a `UserError`: `main()` prints it as one line and exits with code 2, with
+no traceback. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from attnlab.errors import UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Train, evaluate, inspect and use attention-based sequence models.")
+data_app = typer.Typer(no_args_is_help=True, help="Datasets: list, show, fetch.")
+plot_app = typer.Typer(no_args_is_help=True, help="Figures: attention maps, positional encodings, schedules.")
+app.add_typer(data_app, name="data")
+app.add_typer(plot_app, name="plot")
+out = Console()
+
+
+def _texts(texts: list[str] | None) -> list[str]:
+    """Texts from the arguments, else one per line of stdin (when it is not a terminal)."""
+    if texts:
+        return texts
+    if sys.stdin is None or sys.stdin.isatty():
+        raise UserError("give the text as an argument, or pipe lines on stdin")
+    try:
+        lines = [line.rstrip("\n") for line in sys.stdin]
+    except UnicodeDecodeError:
+        raise UserError("stdin is not valid UTF-8; re-encode the input as UTF-8") from None
+    lines = [line for line in lines if line.strip()]
+    if not lines:
+        raise UserError("stdin had no non-empty lines to process")
+    return lines
+
+
+# ------------------------------------------------------------------------------------------------ data
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """Every dataset attnlab knows, its task, size and where it was found."""
+    from attnlab.data.registry import DATASETS, locate
+
+    table = Table("name", "task", "rows", "found at")
+    for name, info in DATASETS.items():
+        where = locate(name)
+        table.add_row(name, info.task, info.rows, str(where) if where else "[dim]not found — attnlab data fetch[/]")
+    out.print(table)
+
+
+@data_app.command("show")
+def data_show(
+    name: str,
+    plots: Annotated[Path | None, typer.Option(help="write the dataset's EDA figures into this directory")] = None,
+) -> None:
+    """Counts, length statistics and samples of a dataset."""
+    from attnlab.data.corpora import describe
+
+    info = describe(name)
+    out.print_json(json.dumps(info, ensure_ascii=False, default=str))
+    if plots is not None:
+        from attnlab.classic.eda import dataset_figures
+
+        for label, value in dataset_figures(name, plots).items():
+            out.print(f"{label}: {value}")
+
+
+@data_app.command("fetch")
+def data_fetch(name: str, force: bool = False) -> None:
+    """Download a dataset from its canonical source into the cache, verifying its sha256."""
+    from attnlab.data.fetch import fetch
+
+    path = fetch(name, force=force)
+    out.print(f"{name}: ready at {path}")
+
+
+# ------------------------------------------------------------------------------------------------ train
+
+
+@app.command()
+def train(
+    recipe: Annotated[Path, typer.Argument(help="a YAML recipe, e.g. recipes/translate-spa-eng-bahdanau.yaml")],
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override: section.key=value")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="run directory (default runs/<recipe>)")] = None,
+    max_minutes: Annotated[float | None, typer.Option(help="stop cleanly after this many minutes")] = None,
+    resume: Annotated[bool, typer.Option(help="continue the run in --out from its latest checkpoint")] = False,
+    resume_from: Annotated[Path | None, typer.Option(help="continue from this checkpoint directory")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps")] = None,
+    nproc: Annotated[int | None, typer.Option(help="launch N processes with torchrun (DDP)")] = None,
+) -> None:
+    """Train a recipe. Ctrl-C or --max-minutes stop cleanly; --resume continues exactly."""
+    from attnlab import runs
+    from attnlab.config import load_recipe
+    from attnlab.train.trainer import describe_stop
+
+    if nproc and nproc > 1:
+        from attnlab.train.launch import relaunch_with_torchrun
+
+        raise typer.Exit(relaunch_with_torchrun(nproc))
+    overrides = list(set_ or [])
+    if max_minutes is not None:
+        overrides.append(f"train.max_minutes={max_minutes}")
+    if device is not None:
+        overrides.append(f"train.device={device}")
+    rec = load_recipe(recipe, overrides)
+    result = runs.train(rec, out_dir, resume=resume, resume_from=resume_from)
+    if result is not None and result.state is not None:
+        out.print(f"{result.run_dir}: {describe_stop(result)}")
+
+
+# ------------------------------------------------------------------------------------------------ use
+
+
+@app.command("eval")
+def evaluate(
+    run: Path,
+    split: Annotated[str, typer.Option(help="which split of the run's data: test or valid")] = "test",
+    file: Annotated[Path | None, typer.Option(help="evaluate on this file instead (task format)")] = None,
+    by_length: Annotated[bool, typer.Option(help="translation: BLEU per source-length bucket")] = False,
+    beam: int = 1,
+) -> None:
+    """Evaluate a trained run; results go to RUN/eval-<split>.json."""
+    from attnlab.evaluate import evaluate_run
+
+    result = evaluate_run(run, split=split, file=file, by_length=by_length, beam=beam)
+    out.print_json(json.dumps(result, ensure_ascii=False))
+
+
+@app.command()
+def translate(
+    run: Path,
+    texts: Annotated[list[str] | None, typer.Argument(help="sentences (or lines on stdin)")] = None,
+    beam: Annotated[int, typer.Option(min=1, max=64)] = 1,
+    n_best: Annotated[int, typer.Option(min=1, max=64)] = 1,
+    alpha: Annotated[float, typer.Option(help="GNMT length penalty")] = 0.6,
+) -> None:
+    """Translate sentences with a trained run (greedy, or beam search with --beam)."""
+    from attnlab.runs import load_run
+
+    if n_best > beam:
+        raise UserError(f"--n-best {n_best} is larger than --beam {beam}; raise --beam")
+    loaded = load_run(run)
+    results = loaded.task.translate(loaded.model, _texts(texts), beam=beam, n_best=n_best, alpha=alpha)
+    for nbest in results:
+        if n_best == 1:
+            out.print(nbest[0].text, highlight=False)
+        else:
+            for i, t in enumerate(nbest, 1):
+                out.print(f"{i}\t{t.score:.3f}\t{t.text}", highlight=False)
+
+
+# ------------------------------------------------------------------------------------------------ plots
+
+
+@plot_app.command("attention")
+def plot_attention(
+    run: Path,
+    text: str,
+    output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write")] = Path("attention.png"),
+) -> None:
+    """Draw the attention a trained model pays while processing TEXT."""
+    from attnlab.inspect import plot_run_attention
+
+    for path in plot_run_attention(run, text, output):
+        out.print(f"wrote {path}")
+
+
+@plot_app.command("pe")
+def plot_pe(
+    d_model: Annotated[int, typer.Option(min=2, max=4096)] = 128,
+    length: Annotated[int, typer.Option(min=1, max=10000)] = 50,
+    output: Annotated[Path, typer.Option("-o", "--output")] = Path("pe.png"),
+) -> None:
+    """The sinusoidal positional-encoding matrix as a heatmap."""
+    from attnlab.nn.positional import sinusoidal_encoding
+    from attnlab.viz.plots import positional_encoding
+
+    out.print(f"wrote {positional_encoding(sinusoidal_encoding(length, d_model).numpy(), output)}")
+
+
+@plot_app.command("schedule")
+def plot_schedule(
+    d_model: Annotated[int, typer.Option(min=1)] = 256,
+    warmup: Annotated[int, typer.Option(min=1)] = 4000,
+    steps: Annotated[int, typer.Option(min=2)] = 40000,
+    output: Annotated[Path, typer.Option("-o", "--output")] = Path("lr.png"),
+) -> None:
+    """The Noam learning-rate curve: d_model^-0.5 · min(step^-0.5, step · warmup^-1.5)."""
+    import numpy as np
+
+    from attnlab.train.schedules import noam
+    from attnlab.viz.plots import lr_schedule
+
+    xs = np.arange(1, steps + 1)
+    ys = np.array([noam(int(s), d_model, warmup) for s in xs])
+    title = f"Noam schedule, d_model={d_model}, warmup={warmup}"
+    out.print(f"wrote {lr_schedule(xs, ys, output, title=title)}")
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user mistakes become one line on stderr and exit code 2."""
+    def err_line(text: str) -> None:  # plain print: rich would wrap a long message over several lines
+        print(text, file=sys.stderr, flush=True)
+
+    try:
+        app(args=argv, standalone_mode=False)
+    except UserError as e:
+        err_line(f"error: {e}")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_line("interrupted")
+        sys.exit(130)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except Exception as e:
+        # Typer vendors click, so match its exceptions by what they offer rather than by import path.
+        if type(e).__name__ == "Abort":
+            sys.exit(130)
+        if type(e).__name__ == "NoArgsIsHelpError":
+            e.show()
+            sys.exit(0)
+        if hasattr(e, "format_message") and hasattr(e, "exit_code"):  # usage errors: bad option, missing arg
+            err_line(f"error: {' '.join(e.format_message().split())} (see --help)")
+            sys.exit(2)
+        raise
+
+if __name__ == "__main__":
+    main()

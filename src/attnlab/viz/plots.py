@@ -1,0 +1,161 @@
+"""Every matplotlib figure attnlab draws: attention maps, positional encodings, schedules, curves.
+
+Functions take plain arrays and write one PNG (returning its path), so tasks, the CLI, the evidence
+experiments and the web explorer all draw the same pictures. Korean and other CJK text renders with the
+first installed CJK font (fonts-nanum, installed by `make setup`), falling back to DejaVu Sans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display needed, no GUI backend imported
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
+
+_CJK_FONTS = ("NanumGothic", "NanumBarunGothic", "Noto Sans CJK KR", "Noto Sans KR", "UnDotum")
+
+
+def _setup_fonts() -> None:
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    cjk = [name for name in _CJK_FONTS if name in installed]
+    plt.rcParams["font.family"] = "sans-serif"
+    plt.rcParams["font.sans-serif"] = ["DejaVu Sans", *cjk]
+    plt.rcParams["axes.unicode_minus"] = False
+
+
+_setup_fonts()
+
+
+def has_cjk_font() -> bool:
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return any(name in installed for name in _CJK_FONTS)
+
+
+def _save(fig, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def attention_heatmap(
+    weights: np.ndarray, src_tokens: Sequence[str], out_tokens: Sequence[str], path: str | Path, *, title: str = ""
+) -> Path:
+    """One attention matrix (T_out, S): source tokens along x (rotated), output tokens along y."""
+    weights = np.asarray(weights, dtype=float)
+    fig, ax = plt.subplots(figsize=(max(4, 0.5 * len(src_tokens) + 2), max(3, 0.45 * len(out_tokens) + 1.5)))
+    im = ax.matshow(weights, cmap="viridis", vmin=0.0, vmax=max(1e-9, float(weights.max())))
+    ax.set_xticks(range(len(src_tokens)), labels=list(src_tokens), rotation=90)
+    ax.set_yticks(range(len(out_tokens)), labels=list(out_tokens))
+    ax.tick_params(axis="x", bottom=False)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    if title:
+        ax.set_title(title, pad=40 if len(src_tokens) else 10)
+    return _save(fig, path)
+
+
+def attention_grid(
+    weights: np.ndarray, q_tokens: Sequence[str], k_tokens: Sequence[str], path: str | Path, *, title: str = ""
+) -> Path:
+    """All heads of all layers: weights (layers, heads, T_q, T_k) as a layers × heads grid of heatmaps."""
+    weights = np.asarray(weights, dtype=float)
+    layers, heads = weights.shape[:2]
+    size = 0.22 * max(len(k_tokens), len(q_tokens)) + 1.2
+    fig, axes = plt.subplots(layers, heads, figsize=(size * heads, size * layers), squeeze=False)
+    for i in range(layers):
+        for j in range(heads):
+            ax = axes[i][j]
+            ax.matshow(weights[i, j], cmap="viridis", vmin=0.0, vmax=1.0)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == layers - 1:
+                ax.set_xticks(range(len(k_tokens)), labels=list(k_tokens), rotation=90, fontsize=7)
+                ax.tick_params(axis="x", top=False, labeltop=False, bottom=True, labelbottom=True)
+            if j == 0:
+                ax.set_yticks(range(len(q_tokens)), labels=list(q_tokens), fontsize=7)
+                ax.set_ylabel(f"layer {i + 1}")
+            if i == 0:
+                ax.set_title(f"head {j + 1}", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def token_shading(tokens: Sequence[str], weights: Sequence[float], path: str | Path, *, title: str = "") -> Path:
+    """A sentence with each token shaded by its attention weight (classifier attention pooling)."""
+    weights = np.asarray(weights, dtype=float)
+    scale = weights / max(float(weights.max()), 1e-9)
+    per_line = 12
+    lines = max(1, (len(tokens) + per_line - 1) // per_line)
+    fig, ax = plt.subplots(figsize=(10, 0.45 * lines + 0.8))
+    ax.set_axis_off()
+    cmap = plt.get_cmap("Reds")
+    for i, (tok, w) in enumerate(zip(tokens, scale, strict=True)):
+        row, col = divmod(i, per_line)
+        ax.text(col / per_line, 1 - (row + 0.5) / lines, tok, fontsize=10, ha="left", va="center",
+                bbox={"facecolor": cmap(0.1 + 0.8 * w), "edgecolor": "none", "pad": 2}, transform=ax.transAxes)
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
+
+
+def positional_encoding(pe: np.ndarray, path: str | Path) -> Path:
+    """The sinusoidal encoding matrix (length, d_model) as a heatmap, as in the seed's figure."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    im = ax.pcolormesh(np.asarray(pe), cmap="RdBu", vmin=-1, vmax=1)
+    ax.set_xlabel("depth (embedding dimension)")
+    ax.set_ylabel("position")
+    ax.invert_yaxis()
+    fig.colorbar(im, ax=ax)
+    ax.set_title(f"Sinusoidal positional encoding ({pe.shape[0]} positions × {pe.shape[1]} dims)")
+    return _save(fig, path)
+
+
+def lr_schedule(steps: np.ndarray, lrs: np.ndarray, path: str | Path, *, title: str) -> Path:
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(steps, lrs)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("learning rate")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def curves(series: dict[str, tuple[Sequence[float], Sequence[float]]], path: str | Path, *, xlabel: str,
+           ylabel: str, title: str = "", logy: bool = False) -> Path:
+    """Several named (x, y) lines on one axis: losses, BLEU by length, tokens/s against length."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for name, (x, y) in series.items():
+        ax.plot(list(x), list(y), marker="o", markersize=3, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if logy:
+        ax.set_yscale("log")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def grouped_bars(groups: Sequence[str], series: dict[str, Sequence[float]], path: str | Path, *, ylabel: str,
+                 title: str = "") -> Path:
+    """Bars per group (e.g. BLEU per source-length bucket) for each named series (e.g. each model)."""
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(groups) + 2), 4))
+    width = 0.8 / max(1, len(series))
+    x = np.arange(len(groups))
+    for i, (name, values) in enumerate(series.items()):
+        ax.bar(x + i * width - 0.4 + width / 2, list(values), width, label=name)
+    ax.set_xticks(x, labels=list(groups))
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
