@@ -47,9 +47,12 @@ def test_korean_survives():
 
 def test_word_detokenize():
     tok = WordTokenizer(strip_accents=True)
-    assert tok.detokenize("it's very cold here .".split()) == "it's very cold here."
-    assert tok.detokenize("¿ todavia estan en casa ?".split()) == "¿todavia estan en casa?"
-    assert tok.detokenize('he said " hi " ( twice ) , ok'.split()) == 'he said "hi" (twice), ok'
+    assert tok.detokenize(["it's", "very", "cold", "here", "."]) == "it's very cold here."
+    assert tok.detokenize(["¿", "todavia", "estan", "en", "casa", "?"]) == "¿todavia estan en casa?"
+    assert (
+        tok.detokenize(["he", "said", '"', "hi", '"', "(", "twice", ")", ",", "ok"])
+        == 'he said "hi" (twice), ok'
+    )
     for s in ["¿Todavía están en casa?", "I can't go, sorry!", "Laisse-nous !"]:
         toks = tok.tokenize(s)
         assert tok.tokenize(tok.detokenize(toks)) == toks  # detokenize is a right inverse on token level
@@ -68,7 +71,13 @@ SPANISH = [
     "Él no sabe nadar, pero ella sí.",
     "Mañana vamos a la playa con los niños.",
 ] * 20
-KOREAN = ["12시 땡!", "1지망 학교 떨어졌어", "하루가 또 가네요.", "위로해 드립니다. ㅠㅠ", "오늘 날씨 좋다"] * 20
+KOREAN = [
+    "12시 땡!",
+    "1지망 학교 떨어졌어",
+    "하루가 또 가네요.",
+    "위로해 드립니다. ㅠㅠ",
+    "오늘 날씨 좋다",
+] * 20
 
 
 @pytest.mark.parametrize("model", ["bpe", "unigram"])

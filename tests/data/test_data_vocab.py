@@ -4,7 +4,7 @@ import json
 from collections import Counter
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attnlab.data.vocab import Vocab
@@ -71,6 +71,7 @@ def test_save_load_and_bad_files(tmp_path):
 tokens = st.text(min_size=1, max_size=6).filter(lambda t: t not in Vocab.SPECIALS)
 
 
+@settings(max_examples=50, deadline=None)
 @given(st.lists(st.lists(tokens, max_size=8), min_size=1, max_size=8))
 def test_roundtrip_property(lists):
     v = Vocab.build(lists)

@@ -33,9 +33,7 @@ def split_indices(
     perm = np.random.default_rng(seed).permutation(n)
     bounds = np.rint(np.cumsum([0.0, *fractions]) * n).astype(np.int64)
     bounds[-1] = n
-    return {
-        name: np.sort(perm[bounds[i] : bounds[i + 1]]).astype(np.int64) for i, name in enumerate(names)
-    }
+    return {name: np.sort(perm[bounds[i] : bounds[i + 1]]).astype(np.int64) for i, name in enumerate(names)}
 
 
 def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

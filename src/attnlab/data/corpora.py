@@ -47,7 +47,9 @@ def _check_langs(name: str, available: Sequence[str], src_lang: str, tgt_lang: s
         if lang not in available:
             raise UserError(f"dataset {name!r} has no language {lang!r}; available: {', '.join(available)}")
     if src_lang == tgt_lang:
-        raise UserError(f"source and target language are both {src_lang!r}; pick two of {', '.join(available)}")
+        raise UserError(
+            f"source and target language are both {src_lang!r}; pick two of {', '.join(available)}"
+        )
 
 
 def load_translation(
@@ -96,7 +98,9 @@ def load_classification(
         rows = rows[:limit] if limit is not None else rows
         bad = sorted({s for _, s in rows if s not in labels})
         if bad:
-            raise UserError(f"{path}: unknown sentiment value(s) {', '.join(map(repr, bad[:5]))}; expected positive/negative")
+            raise UserError(
+                f"{path}: unknown sentiment value(s) {', '.join(map(repr, bad[:5]))}; expected positive/negative"
+            )
         out[split] = [(text, labels[s]) for text, s in rows]
     return out
 
@@ -169,7 +173,9 @@ def describe(name: str, *, samples: int = 3) -> dict[str, Any]:
     def table(rows: Sequence[tuple], columns: Sequence[str], label_col: int | None = None) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "count": len(rows),
-            "columns": {c: _stats([str(r[i]) for r in rows]) for i, c in enumerate(columns) if i != label_col},
+            "columns": {
+                c: _stats([str(r[i]) for r in rows]) for i, c in enumerate(columns) if i != label_col
+            },
             "samples": [list(r) for r in _samples(rows, samples)],
         }
         if label_col is not None:

@@ -18,7 +18,6 @@ import hashlib
 import os
 import re
 import shutil
-import socket
 import tarfile
 import tempfile
 import urllib.error
@@ -59,7 +58,9 @@ def fetch(
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise UserError(f"cannot create {root}: {err.strerror}; set ATTNLAB_CACHE to a writable directory") from None
+        raise UserError(
+            f"cannot create {root}: {err.strerror}; set ATTNLAB_CACHE to a writable directory"
+        ) from None
 
     staging = Path(tempfile.mkdtemp(prefix=f".{info.name}.partial-", dir=root))
     try:
@@ -116,7 +117,9 @@ def _download(dl: Download, dest: Path, *, verify: bool, progress: bool) -> None
                     got += len(chunk)
                     advance(len(chunk))
             if total is not None and got != total:
-                raise UserError(f"download of {dl.url} was cut off after {got:,} of {total:,} bytes; run it again")
+                raise UserError(
+                    f"download of {dl.url} was cut off after {got:,} of {total:,} bytes; run it again"
+                )
     except UserError:
         tmp.unlink(missing_ok=True)
         raise
@@ -126,7 +129,7 @@ def _download(dl: Download, dest: Path, *, verify: bool, progress: bool) -> None
     except urllib.error.URLError as err:
         tmp.unlink(missing_ok=True)
         raise UserError(f"cannot download {dl.url}: {err.reason}; check your network connection") from None
-    except (HTTPException, ConnectionError, socket.timeout, TimeoutError) as err:
+    except (HTTPException, ConnectionError, TimeoutError) as err:
         tmp.unlink(missing_ok=True)
         reason = type(err).__name__ + (f": {err}" if str(err) else "")
         raise UserError(f"download of {dl.url} failed ({reason}); run it again") from None
@@ -270,14 +273,18 @@ def convert_imdb(out_dir: Path) -> None:
     meta_rows: list[list[str | int]] = []
     for split in ("train", "test"):
         if not reviews.get((split, "neg")) or not reviews.get((split, "pos")):
-            raise UserError(f"IMDB archive has no {split}/pos or {split}/neg reviews; the upstream layout changed")
+            raise UserError(
+                f"IMDB archive has no {split}/pos or {split}/neg reviews; the upstream layout changed"
+            )
         rows: list[tuple[str, str]] = []
         for polarity, label in (("neg", "negative"), ("pos", "positive")):
             for file_id, rating, text, original in sorted(reviews[(split, polarity)]):
                 meta_rows.append([split, len(rows), label, file_id, rating, original])
                 rows.append((text, label))
         _write_csv(out_dir / f"{split}.csv", ["review", "sentiment"], rows)
-    _write_csv(out_dir / "meta.csv", ["split", "row", "sentiment", "id", "rating", "original_file"], meta_rows)
+    _write_csv(
+        out_dir / "meta.csv", ["split", "row", "sentiment", "id", "rating", "original_file"], meta_rows
+    )
     if readme is not None:
         (out_dir / "aclImdb_README.txt").write_bytes(readme)
     shutil.rmtree(out_dir / ".archive")

@@ -133,8 +133,12 @@ DATASETS: dict[str, DatasetInfo] = {
             description="English–Spanish Tatoeba sentence pairs (manythings.org export used by the TF "
             "nmt_with_attention tutorial); `English<TAB>Spanish`.",
             files=(
-                FileSpec("spa.txt", "3ee6535b832b6f67b40eaa452b6ac545d277dab4109b9e91a3a1a97a3df86965", 7906604),
-                FileSpec("_about.txt", "df6f57ec7e6d9b31e2b9c8b6a4e0bea4aebe0a408a8e7fb24ae217e37ef4e92f", 1441),
+                FileSpec(
+                    "spa.txt", "3ee6535b832b6f67b40eaa452b6ac545d277dab4109b9e91a3a1a97a3df86965", 7906604
+                ),
+                FileSpec(
+                    "_about.txt", "df6f57ec7e6d9b31e2b9c8b6a4e0bea4aebe0a408a8e7fb24ae217e37ef4e92f", 1441
+                ),
             ),
             rows="116,964 pairs",
             license=_TATOEBA_LICENSE,
@@ -155,8 +159,12 @@ DATASETS: dict[str, DatasetInfo] = {
             description="English–French Tatoeba sentence pairs (2019-04-07 manythings.org export as "
             "distributed by d2l); `English<TAB>French`, French no-break spaces kept.",
             files=(
-                FileSpec("fra.txt", "07ab4c270b5c94f29da332d558bafb451461b959e5186831fe82485d720c2505", 11528465),
-                FileSpec("_about.txt", "79f39a53dbddaf7ab43c801f231089174a611f23987244056f9e3cb5aa79358b", 1441),
+                FileSpec(
+                    "fra.txt", "07ab4c270b5c94f29da332d558bafb451461b959e5186831fe82485d720c2505", 11528465
+                ),
+                FileSpec(
+                    "_about.txt", "79f39a53dbddaf7ab43c801f231089174a611f23987244056f9e3cb5aa79358b", 1441
+                ),
             ),
             rows="165,130 pairs",
             license=_TATOEBA_LICENSE,
@@ -179,11 +187,19 @@ DATASETS: dict[str, DatasetInfo] = {
             description="IMDB Large Movie Review Dataset v1.0 (Maas et al. 2011), canonical 25k/25k split; "
             "CSV `review,sentiment` (positive/negative).",
             files=(
-                FileSpec("train.csv", "cec70d22bae3ee24305de69cbae06ef0b6378019e3057084414a990070ce33ae", 33497173),
-                FileSpec("test.csv", "d5a8ff4831a599c0d712be860f797ff512842d8e50a341e08096b583f6522ece", 32715153),
-                FileSpec("meta.csv", "10e0a288327c42f0c5238f00f789f2e0dde5227669b8c134225f5e0b3a171acb", 2808406),
                 FileSpec(
-                    "aclImdb_README.txt", "a69bd3b91235c7fa1d6aadab51e257b7fa3f7b68f32b607483a72bd67f95e557", 4037
+                    "train.csv", "cec70d22bae3ee24305de69cbae06ef0b6378019e3057084414a990070ce33ae", 33497173
+                ),
+                FileSpec(
+                    "test.csv", "d5a8ff4831a599c0d712be860f797ff512842d8e50a341e08096b583f6522ece", 32715153
+                ),
+                FileSpec(
+                    "meta.csv", "10e0a288327c42f0c5238f00f789f2e0dde5227669b8c134225f5e0b3a171acb", 2808406
+                ),
+                FileSpec(
+                    "aclImdb_README.txt",
+                    "a69bd3b91235c7fa1d6aadab51e257b7fa3f7b68f32b607483a72bd67f95e557",
+                    4037,
                 ),
             ),
             rows="25,000 train + 25,000 test reviews",
@@ -205,7 +221,9 @@ DATASETS: dict[str, DatasetInfo] = {
             "label 0 everyday / 1 break-up / 2 love.",
             files=(
                 FileSpec(
-                    "ChatbotData.csv", "ea38d3cbd320f83b1720e6e3ecab39994fc24d8d5ea688fb987191fdf7832a9d", 852014
+                    "ChatbotData.csv",
+                    "ea38d3cbd320f83b1720e6e3ecab39994fc24d8d5ea688fb987191fdf7832a9d",
+                    852014,
                 ),
                 FileSpec("LICENSE", "1d8084ef9ea897ec462ce6c0e538f97967894699aac65c933804062714d3330a", 1068),
             ),
@@ -230,7 +248,9 @@ DATASETS: dict[str, DatasetInfo] = {
             "lstm_text_generation corpus, 600,893 characters.",
             files=(
                 FileSpec(
-                    "nietzsche.txt", "23cf69874ab69d3d256099ab530ea4be24d47d9675b673bcc67cbcd6298ec647", 600901
+                    "nietzsche.txt",
+                    "23cf69874ab69d3d256099ab530ea4be24d47d9675b673bcc67cbcd6298ec647",
+                    600901,
                 ),
             ),
             rows="600,893 characters",
@@ -245,13 +265,17 @@ DATASETS: dict[str, DatasetInfo] = {
             task="language-modeling",
             description="Karpathy's char-rnn tiny Shakespeare: 1,115,394 characters, 65-character vocabulary.",
             files=(
-                FileSpec("input.txt", "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed", 1115394),
+                FileSpec(
+                    "input.txt", "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed", 1115394
+                ),
             ),
             rows="1,115,394 characters",
             license="public domain (text); MIT (char-rnn repository)",
             source="GitHub karpathy/char-rnn@6f9487a6",
             url=_gh(
-                "karpathy/char-rnn", "6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e", "data/tinyshakespeare/input.txt"
+                "karpathy/char-rnn",
+                "6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e",
+                "data/tinyshakespeare/input.txt",
             ),
             url_sha256="86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
         ),

@@ -34,13 +34,15 @@ UnicodeForm = Literal["nfkc", "nfc", "none"]
 
 def unicode_normalize(text: str, form: UnicodeForm = "nfkc") -> str:
     """NFKC (keeping Hangul compatibility jamo as they are), NFC, or nothing; no-break spaces → spaces."""
+    if form not in ("nfkc", "nfc", "none"):
+        raise ValueError(f"unknown unicode form {form!r}")
+    if text.isascii():  # fast path: nothing to normalise (most English text)
+        return text
     text = text.translate(_NBSP)
     if form == "none":
         return text
     if form == "nfc":
         return unicodedata.normalize("NFC", text)
-    if form != "nfkc":
-        raise ValueError(f"unknown unicode form {form!r}")
     # Compatibility jamo are starters that never compose, so normalising the runs between them is exact.
     parts = _COMPAT_JAMO.split(text)
     return "".join(p if i % 2 else unicodedata.normalize("NFKC", p) for i, p in enumerate(parts))
@@ -48,12 +50,16 @@ def unicode_normalize(text: str, form: UnicodeForm = "nfkc") -> str:
 
 def remove_accents(text: str) -> str:
     """Drop combining marks ("¿Todavía están?" → "¿Todavia estan?"); Hangul is recomposed, not harmed."""
+    if text.isascii():
+        return text
     decomposed = unicodedata.normalize("NFD", text)
     kept = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return unicodedata.normalize("NFC", kept)
 
 
-def normalize(text: str, *, lowercase: bool = True, strip_accents: bool = False, space_punct: bool = True) -> str:
+def normalize(
+    text: str, *, lowercase: bool = True, strip_accents: bool = False, space_punct: bool = True
+) -> str:
     """Canonical text for word-level models: Unicode policy above, optional lower-casing and accent
     stripping, spaces around punctuation (incl. ¿ ¡; apostrophes and hyphens inside words stay), and
     whitespace collapsed to single spaces.
@@ -196,6 +202,8 @@ class SubwordTokenizer:
         from tokenizers import Tokenizer as HFTokenizer
         from tokenizers import decoders, models, pre_tokenizers, trainers
 
+        if unicode_form not in ("nfkc", "nfc", "none"):
+            raise UserError(f"unknown unicode_form {unicode_form!r}; use nfkc, nfc or none")
         if vocab_size <= len(SPECIALS):
             raise UserError(f"vocab_size must be larger than {len(SPECIALS)}, got {vocab_size}")
         if model == "bpe":
@@ -206,7 +214,9 @@ class SubwordTokenizer:
             trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIALS), **kwargs)
         elif model == "unigram":
             hf = HFTokenizer(models.Unigram())
-            trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=list(SPECIALS), unk_token="<unk>")
+            trainer = trainers.UnigramTrainer(
+                vocab_size=vocab_size, special_tokens=list(SPECIALS), unk_token="<unk>"
+            )
         else:
             raise UserError(f"unknown subword model {model!r}; use 'bpe' or 'unigram'")
         hf.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")

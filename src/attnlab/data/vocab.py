@@ -63,7 +63,9 @@ class Vocab:
             counts.pop(special, None)
         if max_size is not None and max_size < len(cls.SPECIALS):
             raise UserError(f"max_size must be at least {len(cls.SPECIALS)} (the specials), got {max_size}")
-        kept = sorted((item for item in counts.items() if item[1] >= min_freq), key=lambda kv: (-kv[1], kv[0]))
+        kept = sorted(
+            (item for item in counts.items() if item[1] >= min_freq), key=lambda kv: (-kv[1], kv[0])
+        )
         if max_size is not None:
             kept = kept[: max_size - len(cls.SPECIALS)]
         return cls([*cls.SPECIALS, *(tok for tok, _ in kept)])
@@ -113,7 +115,9 @@ class Vocab:
             ids.append(self.EOS)
         return ids
 
-    def decode(self, ids: Iterable[int], *, strip_specials: bool = True, stop_at_eos: bool = True) -> list[str]:
+    def decode(
+        self, ids: Iterable[int], *, strip_specials: bool = True, stop_at_eos: bool = True
+    ) -> list[str]:
         """Ids → tokens. Stops at the first EOS when `stop_at_eos`; drops `<pad>`/`<bos>`/`<eos>` when
         `strip_specials` (`<unk>` is kept: it marks a real, unknown word)."""
         out: list[str] = []
@@ -136,7 +140,9 @@ class Vocab:
     def from_dict(cls, d: dict[str, Any]) -> Vocab:
         tokens = d.get("tokens") if isinstance(d, dict) else None
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
-            raise UserError("not an attnlab vocabulary: expected a JSON object with a list of string 'tokens'")
+            raise UserError(
+                "not an attnlab vocabulary: expected a JSON object with a list of string 'tokens'"
+            )
         return cls(tokens)
 
     def save(self, path: Path | str) -> None:
