@@ -36,7 +36,7 @@ system-deps:
 	fi
 
 demo: setup
-	$(TEST_ENV:OMP_NUM_THREADS=1=) bash scripts/demo.sh
+	MPLBACKEND=Agg bash scripts/demo.sh
 
 test: setup
 	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) -q --timeout 600

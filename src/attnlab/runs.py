@@ -116,6 +116,17 @@ def train(
         trainer = Trainer(task, model, recipe.train, run_dir, dist=dist, device=device, progress=progress)
         if resume:
             trainer.resume(Path(resume_from) if resume_from else None)
-        return trainer.fit()
+        result = trainer.fit()
+        if dist.is_main:
+            from attnlab.train.checkpoint import atomic_write_json
+
+            st = result.state
+            atomic_write_json(run_dir / "summary.json", {
+                "stopped": result.stopped, "steps": st.step, "epochs_completed": st.epoch,
+                "train_seconds": round(st.train_seconds, 1), "tokens_per_second": round(result.tokens_per_second, 1),
+                "best": st.best, "best_step": st.best_step, "metric": recipe.train.metric,
+                "device": str(device), "world_size": dist.world_size, "threads": torch.get_num_threads(),
+            })
+        return result
     finally:
         dist.close()
