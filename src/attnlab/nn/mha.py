@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from attnlab.nn.attention import scaled_dot_product_attention
@@ -41,6 +42,12 @@ class KVCache:
         """Number of cached positions (the position offset of the next token)."""
         return 0 if self.k is None else self.k.size(-2)
 
+    def select(self, index: Tensor) -> KVCache:
+        """Batch rows ``index`` (e.g. surviving beams in beam search) as a new cache."""
+        if self.k is None:
+            return self
+        return KVCache(self.k.index_select(0, index), self.v.index_select(0, index), self.static)
+
 
 class MultiHeadAttention(nn.Module):
     """Keras-style multi-head attention (``keras.layers.MultiHeadAttention``).
@@ -58,8 +65,9 @@ class MultiHeadAttention(nn.Module):
         query_dim, key_in_dim, value_in_dim: input feature sizes. Given ``query_dim`` the layer builds
             at construction (``value_in_dim`` defaults to ``query_dim``, ``key_in_dim`` to
             ``value_in_dim``); otherwise it builds lazily from the first call's shapes (or from a
-            state_dict being loaded), like a Keras layer.
-        rotary: rotate queries and keys with RoPE (positions count from the cache offset).
+            state_dict being loaded), like a Keras layer; build it before creating the optimizer.
+        rotary: rotate queries and keys with RoPE, for self-attention (positions count from the cache
+            offset).
     """
 
     def __init__(
@@ -162,13 +170,12 @@ class MultiHeadAttention(nn.Module):
             )
             return (out, scores) if return_attention_scores else out
 
-        q = self._heads(self.query_dense(query), self.key_dim)  # (B, H, T_q, key_dim)
         offset = 0
         if cache is not None and cache.static:
+            q = self._heads(self.query_dense(query), self.key_dim)  # (B, H, T_q, key_dim)
             k, v = cache.k, cache.v
         else:
-            k = self._heads(self.key_dense(key), self.key_dim)  # (B, H, T_k, key_dim)
-            v = self._heads(self.value_dense(value), self.value_dim)
+            q, k, v = self._project(query, key, value)  # (B, H, T, key_dim / value_dim)
             if self.rotary:
                 offset = cache.length if cache is not None else 0
                 k = apply_rotary(k, torch.arange(offset, offset + k.size(2), device=k.device))
@@ -197,6 +204,20 @@ class MultiHeadAttention(nn.Module):
         if cache is not None:
             result = (*result, cache)
         return result[0] if len(result) == 1 else result
+
+    def _project(self, query: Tensor, key: Tensor, value: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Per-head q, k, v. Self-attention (one input tensor) uses one fused matmul, as torch does:
+        one big GEMM and one input-gradient GEMM beat three smaller ones plus two gradient adds."""
+        dims = (self.key_dim, self.key_dim, self.value_dim)
+        denses = (self.query_dense, self.key_dense, self.value_dense)
+        if query is key and key is value:
+            weight = torch.cat([d.weight for d in denses])
+            bias = torch.cat([d.bias for d in denses]) if self.use_bias else None
+            fused = F.linear(query, weight, bias).split([self.num_heads * d for d in dims], dim=-1)
+            return tuple(self._heads(x, d) for x, d in zip(fused, dims, strict=True))
+        return tuple(
+            self._heads(dense(x), d) for dense, x, d in zip(denses, (query, key, value), dims, strict=True)
+        )
 
     def _output(self, x: Tensor) -> Tensor:
         out = self.output_dense(x)

@@ -155,6 +155,12 @@ class DecoderCache:
         """Tokens decoded so far = position of the next token (pass it to the positional encoding)."""
         return self.self_attn[0].length
 
+    def select(self, index: Tensor) -> DecoderCache:
+        """Batch rows ``index`` of every layer's cache (beam search reordering)."""
+        return DecoderCache(
+            [c.select(index) for c in self.self_attn], [c.select(index) for c in self.cross_attn]
+        )
+
 
 class TransformerDecoderLayer(nn.Module):
     """Masked self-attention, cross-attention over the encoder memory, FFN; each with residual + norm.
