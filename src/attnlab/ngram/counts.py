@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
@@ -40,7 +41,8 @@ NEVER_PREDICTED = (PAD_ID, BOS_ID)
 
 
 class NGramVocab:
-    """Token ↔ id map. Ids follow the project convention ``<pad>=0, <unk>=1, <s>=2, </s>=3``.
+    """Token ↔ id map; built by `encode_corpus` from the words seen ``min_count`` times or more, most
+    frequent first (ties alphabetical). Ids follow the project convention ``<pad>=0, <unk>=1, <s>=2, </s>=3``.
 
     The *predictable* set ``V'`` is every token except ``<pad>`` and ``<s>``; it includes ``</s>`` and
     ``<unk>``. Distributions are vectors over all ids with zeros at ``<pad>`` and ``<s>``.
@@ -52,14 +54,6 @@ class NGramVocab:
         self.index: dict[str, int] = {t: i for i, t in enumerate(self.tokens)}
         if len(self.index) != len(self.tokens):
             raise ValueError("vocabulary words must be unique")
-
-    @classmethod
-    def build(cls, sentences: Sequence[Sequence[str]], min_count: int = 1) -> NGramVocab:
-        """Words seen at least ``min_count`` times, most frequent first (ties alphabetical)."""
-        freq = Counter(tok for sent in sentences for tok in sent)
-        kept = [w for w, c in freq.items() if c >= min_count and w not in SPECIALS]
-        kept.sort(key=lambda w: (-freq[w], w))
-        return cls(kept)
 
     @property
     def size(self) -> int:
@@ -91,19 +85,47 @@ class NGramVocab:
         return [get(t, UNK_ID) for t in tokens]
 
 
-def check_sentence(tokens: Sequence[str]) -> None:
-    """Sentences hold words only: the boundary and padding markers are added by the model."""
+def encode_corpus(
+    sentences: Sequence[Sequence[str]], vocab: NGramVocab | None = None, min_count: int = 1
+) -> tuple[NGramVocab, np.ndarray, np.ndarray]:
+    """Map a corpus to ids in one pass over its tokens; build the vocabulary when ``vocab`` is None.
+
+    Returns the vocabulary, the ids of all tokens concatenated, and the sentence lengths. Out-of-
+    vocabulary tokens (and words seen fewer than ``min_count`` times) become ``<unk>``.
+    """
+    lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
+    flat = list(chain.from_iterable(sentences))
+    freq = Counter(flat)  # C-speed counting; every later step is per type, not per token
     for bad in (BOS, EOS, PAD):
-        if bad in tokens:
-            raise UserError(f"sentence contains the reserved token {bad!r}; pass plain words, the model adds boundaries")
+        if bad in freq:
+            raise UserError(
+                f"a sentence contains the reserved token {bad!r}; pass plain words, the model adds boundaries"
+            )
+    if vocab is None:
+        words = sorted(w for w, c in freq.items() if c >= min_count and w != UNK)
+        f = np.fromiter(map(freq.__getitem__, words), np.int64, len(words))
+        vocab = NGramVocab([words[i] for i in np.argsort(-f, kind="stable")])
+    get = vocab.index.get
+    type_id = {t: get(t, UNK_ID) for t in freq}
+    return vocab, np.fromiter(map(type_id.__getitem__, flat), np.int64, len(flat)), lengths
 
 
-def padded_grams(sentences: Sequence[Sequence[int]], order: int) -> np.ndarray:
-    """All events of encoded sentences as an ``(N, order)`` array ``[w_{i-n+1} … w_{i-1}, w_i]``."""
-    pad = (BOS_ID,) * (order - 1)
-    total = sum(len(s) for s in sentences) + len(sentences) * order
-    flat = np.fromiter((t for s in sentences for part in (pad, s, (EOS_ID,)) for t in part), np.int64, total)
-    pos = np.flatnonzero(flat != BOS_ID)  # <s> only ever appears as padding
+def padded_grams(ids: np.ndarray, lengths: np.ndarray, order: int) -> np.ndarray:
+    """All events of a corpus as an ``(N, order)`` array of rows ``[w_{i-n+1} … w_{i-1}, w_i]``.
+
+    ``ids`` are the sentences' token ids concatenated, ``lengths`` their lengths; each sentence becomes
+    ``<s>^{n-1} w_1 … w_m </s>`` and yields ``m + 1`` rows.
+    """
+    pad, n_sent = order - 1, len(lengths)
+    n_pred = lengths + 1
+    # Sentences laid end to end, each as pad <s> + words + </s>.
+    flat = np.full(int(n_pred.sum()) + pad * n_sent, BOS_ID, dtype=np.int64)
+    sent_start = np.concatenate(([0], np.cumsum(n_pred + pad)[:-1]))
+    pred_start = np.concatenate(([0], np.cumsum(n_pred)[:-1]))
+    pos = np.arange(int(n_pred.sum())) + np.repeat(sent_start + pad - pred_start, n_pred)
+    flat[pos] = EOS_ID
+    word_pos = np.arange(len(ids)) + np.repeat(np.arange(n_sent), lengths)  # skip the </s> before each
+    flat[pos[word_pos]] = ids
     return np.stack([flat[pos - (order - 1 - j)] for j in range(order)], axis=1)
 
 
@@ -144,7 +166,9 @@ class NGramCounts:
             ev_keys.append(ekeys)
             counts.append(np.bincount(inv, weights=w, minlength=len(ekeys)).astype(np.int64))
             n_ctx = len(ctx_keys[L])
-            ev_ptr.append(np.concatenate(([0], np.cumsum(np.bincount(ekeys // V, minlength=n_ctx)))).astype(np.int64))
+            ev_ptr.append(
+                np.concatenate(([0], np.cumsum(np.bincount(ekeys // V, minlength=n_ctx)))).astype(np.int64)
+            )
             top_inv = inv
         # Distinct highest-order n-grams (what gets saved): one representative row per top-level event.
         first = np.zeros(len(ev_keys[-1]), dtype=np.int64)

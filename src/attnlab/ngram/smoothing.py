@@ -130,7 +130,7 @@ def modified_kn_discounts(c: np.ndarray) -> tuple[float, float, float]:
     n = count_of_counts(c, 4).astype(float)
     if np.all(n[1:5] > 0):
         y = n[1] / (n[1] + 2 * n[2])
-        d = (1 - 2 * y * n[2] / n[1], 2 - 3 * y * n[3] / n[2], 3 - 4 * y * n[4] / n[3])
+        d = (float(1 - 2 * y * n[2] / n[1]), float(2 - 3 * y * n[3] / n[2]), float(3 - 4 * y * n[4] / n[3]))
         if all(0 < d[r] <= r + 1 for r in range(3)):
             return d
     D = kn_discount(c)
@@ -209,7 +209,7 @@ def kneser_ney(
     levels: list[Level] = [None] * counts.order  # type: ignore[list-item]
     used_d = []
     for L in range(counts.order - 1, -1, -1):
-        c = counts.counts[L] if L == counts.order - 1 else continuation_counts(counts, L)
+        c = counts.counts[L] if counts.order - 1 == L else continuation_counts(counts, L)
         if discount is not None:
             d3 = tuple(discount) if isinstance(discount, Sequence) else (float(discount),) * 3
         elif modified:
@@ -274,7 +274,11 @@ def stupid_backoff(counts: NGramCounts, alpha: float = STUPID_ALPHA) -> Estimato
 
 
 def build_estimator(
-    counts: NGramCounts, smoothing: str, k: float, discount: float | Sequence[float] | None, n_predictable: int
+    counts: NGramCounts,
+    smoothing: str,
+    k: float,
+    discount: float | Sequence[float] | None,
+    n_predictable: int,
 ) -> Estimator:
     if smoothing == "mle":
         return mle(counts)

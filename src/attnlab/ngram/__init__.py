@@ -1,0 +1,21 @@
+"""Count-based n-gram language models, by hand: counting, MLE, add-k, (modified) Kneser-Ney, Katz,
+stupid back-off. ``counts`` holds the tables, ``smoothing`` the estimators, ``model`` the `NGramLM` API.
+"""
+
+from attnlab.ngram.counts import BOS, EOS, PAD, UNK, NGramCounts, NGramVocab
+from attnlab.ngram.model import Factor, NGramLM, PerplexityReport, SentenceScore
+from attnlab.ngram.smoothing import SMOOTHINGS
+
+__all__ = [
+    "BOS",
+    "EOS",
+    "PAD",
+    "SMOOTHINGS",
+    "UNK",
+    "Factor",
+    "NGramCounts",
+    "NGramLM",
+    "NGramVocab",
+    "PerplexityReport",
+    "SentenceScore",
+]
