@@ -1,46 +1,16 @@
-"""The `attnlab` command: one thin verb per library entry point.
-
-Every user mistake surfaces as a `UserError`: `main()` prints it as one line and exits with code 2, with
-no traceback. Anything else is a bug and keeps its traceback.
-"""
+"""Core verbs: data, train, eval, translate, plot."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from attnlab.cli import _texts, app, data_app, out, plot_app
 from attnlab.errors import UserError
-
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Train, evaluate, inspect and use attention-based sequence models.")
-data_app = typer.Typer(no_args_is_help=True, help="Datasets: list, show, fetch.")
-plot_app = typer.Typer(no_args_is_help=True, help="Figures: attention maps, positional encodings, schedules.")
-app.add_typer(data_app, name="data")
-app.add_typer(plot_app, name="plot")
-out = Console()
-
-
-def _texts(texts: list[str] | None) -> list[str]:
-    """Texts from the arguments, else one per line of stdin (when it is not a terminal)."""
-    if texts:
-        return texts
-    if sys.stdin is None or sys.stdin.isatty():
-        raise UserError("give the text as an argument, or pipe lines on stdin")
-    try:
-        lines = [line.rstrip("\n") for line in sys.stdin]
-    except UnicodeDecodeError:
-        raise UserError("stdin is not valid UTF-8; re-encode the input as UTF-8") from None
-    lines = [line for line in lines if line.strip()]
-    if not lines:
-        raise UserError("stdin had no non-empty lines to process")
-    return lines
-
 
 # ------------------------------------------------------------------------------------------------ data
 
@@ -53,14 +23,18 @@ def data_list() -> None:
     table = Table("name", "task", "rows", "found at")
     for name, info in DATASETS.items():
         where = locate(name)
-        table.add_row(name, info.task, info.rows, str(where) if where else "[dim]not found — attnlab data fetch[/]")
+        table.add_row(
+            name, info.task, info.rows, str(where) if where else "[dim]not found — attnlab data fetch[/]"
+        )
     out.print(table)
 
 
 @data_app.command("show")
 def data_show(
     name: str,
-    plots: Annotated[Path | None, typer.Option(help="write the dataset's EDA figures into this directory")] = None,
+    plots: Annotated[
+        Path | None, typer.Option(help="write the dataset's EDA figures into this directory")
+    ] = None,
 ) -> None:
     """Counts, length statistics and samples of a dataset."""
     from attnlab.data.corpora import describe
@@ -88,11 +62,17 @@ def data_fetch(name: str, force: bool = False) -> None:
 
 @app.command()
 def train(
-    recipe: Annotated[Path, typer.Argument(help="a YAML recipe, e.g. recipes/translate-spa-eng-bahdanau.yaml")],
+    recipe: Annotated[
+        Path, typer.Argument(help="a YAML recipe, e.g. recipes/translate-spa-eng-bahdanau.yaml")
+    ],
     set_: Annotated[list[str] | None, typer.Option("--set", help="override: section.key=value")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="run directory (default runs/<recipe>)")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="run directory (default runs/<recipe>)")
+    ] = None,
     max_minutes: Annotated[float | None, typer.Option(help="stop cleanly after this many minutes")] = None,
-    resume: Annotated[bool, typer.Option(help="continue the run in --out from its latest checkpoint")] = False,
+    resume: Annotated[
+        bool, typer.Option(help="continue the run in --out from its latest checkpoint")
+    ] = False,
     resume_from: Annotated[Path | None, typer.Option(help="continue from this checkpoint directory")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps")] = None,
     nproc: Annotated[int | None, typer.Option(help="launch N processes with torchrun (DDP)")] = None,
@@ -204,37 +184,3 @@ def plot_schedule(
     ys = np.array([noam(int(s), d_model, warmup) for s in xs])
     title = f"Noam schedule, d_model={d_model}, warmup={warmup}"
     out.print(f"wrote {lr_schedule(xs, ys, output, title=title)}")
-
-
-# ------------------------------------------------------------------------------------------------ main
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: user mistakes become one line on stderr and exit code 2."""
-    def err_line(text: str) -> None:  # plain print: rich would wrap a long message over several lines
-        print(text, file=sys.stderr, flush=True)
-
-    try:
-        app(args=argv, standalone_mode=False)
-    except UserError as e:
-        err_line(f"error: {e}")
-        sys.exit(2)
-    except KeyboardInterrupt:
-        err_line("interrupted")
-        sys.exit(130)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except Exception as e:
-        # Typer vendors click, so match its exceptions by what they offer rather than by import path.
-        if type(e).__name__ == "Abort":
-            sys.exit(130)
-        if type(e).__name__ == "NoArgsIsHelpError":
-            e.show()
-            sys.exit(0)
-        if hasattr(e, "format_message") and hasattr(e, "exit_code"):  # usage errors: bad option, missing arg
-            err_line(f"error: {' '.join(e.format_message().split())} (see --help)")
-            sys.exit(2)
-        raise
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,87 @@
+"""The `attnlab` command: one thin verb per library entry point, grouped by task in this package.
+
+Every user mistake surfaces as a `UserError`: `main()` prints it as one line and exits with code 2, with
+no traceback. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from attnlab.errors import UserError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Train, evaluate, inspect and use attention-based sequence models.",
+)
+data_app = typer.Typer(no_args_is_help=True, help="Datasets: list, show, fetch.")
+plot_app = typer.Typer(no_args_is_help=True, help="Figures: attention maps, positional encodings, schedules.")
+app.add_typer(data_app, name="data")
+app.add_typer(plot_app, name="plot")
+out = Console()
+
+
+def _texts(texts: list[str] | None) -> list[str]:
+    """Texts from the arguments, else one per line of stdin (when it is not a terminal)."""
+    if texts:
+        return texts
+    if sys.stdin is None or sys.stdin.isatty():
+        raise UserError("give the text as an argument, or pipe lines on stdin")
+    try:
+        lines = [line.rstrip("\n") for line in sys.stdin]
+    except UnicodeDecodeError:
+        raise UserError("stdin is not valid UTF-8; re-encode the input as UTF-8") from None
+    lines = [line for line in lines if line.strip()]
+    if not lines:
+        raise UserError("stdin had no non-empty lines to process")
+    return lines
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+
+def _register() -> None:
+    """Import the command modules; each adds its verbs to `app` (one module per task family)."""
+    import importlib
+
+    for module in ("core",):
+        importlib.import_module(f"attnlab.cli.{module}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    _register()
+    """Entry point: user mistakes become one line on stderr and exit code 2."""
+
+    def err_line(text: str) -> None:  # plain print: rich would wrap a long message over several lines
+        print(text, file=sys.stderr, flush=True)
+
+    try:
+        app(args=argv, standalone_mode=False)
+    except UserError as e:
+        err_line(f"error: {e}")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_line("interrupted")
+        sys.exit(130)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except Exception as e:
+        # Typer vendors click, so match its exceptions by what they offer rather than by import path.
+        if type(e).__name__ == "Abort":
+            sys.exit(130)
+        if type(e).__name__ == "NoArgsIsHelpError":
+            e.show()
+            sys.exit(0)
+        if hasattr(e, "format_message") and hasattr(e, "exit_code"):  # usage errors: bad option, missing arg
+            err_line(f"error: {' '.join(e.format_message().split())} (see --help)")
+            sys.exit(2)
+        raise
+
+
+if __name__ == "__main__":
+    main()
