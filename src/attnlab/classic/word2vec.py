@@ -114,7 +114,9 @@ def embedding_matrix(
     """
     dim = kv.vector_size if dim is None else int(dim)
     if dim != kv.vector_size:
-        raise UserError(f"embedding dim {dim} differs from the vectors' size {kv.vector_size}; use {kv.vector_size}")
+        raise UserError(
+            f"embedding dim {dim} differs from the vectors' size {kv.vector_size}; use {kv.vector_size}"
+        )
     if len(vocab_tokens) == 0:
         raise UserError("the vocabulary is empty; build it before the embedding matrix")
     rng = np.random.default_rng(seed)

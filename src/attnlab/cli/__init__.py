@@ -48,8 +48,9 @@ def _texts(texts: list[str] | None) -> list[str]:
 def _register() -> None:
     """Import the command modules; each adds its verbs to `app` (one module per task family)."""
     import importlib
+    import pkgutil
 
-    for module in ("core",):
+    for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
         importlib.import_module(f"attnlab.cli.{module}")
 
 
