@@ -131,11 +131,12 @@ def translate(
     loaded = load_run(run)
     results = loaded.task.translate(loaded.model, _texts(texts), beam=beam, n_best=n_best, alpha=alpha)
     for nbest in results:
+        # Plain print: results are data for pipes (tabs kept, no markup interpretation of "[...]").
         if n_best == 1:
-            out.print(nbest[0].text, highlight=False)
+            print(nbest[0].text)
         else:
             for i, t in enumerate(nbest, 1):
-                out.print(f"{i}\t{t.score:.3f}\t{t.text}", highlight=False)
+                print(f"{i}\t{t.score:.3f}\t{t.text}")
 
 
 # ------------------------------------------------------------------------------------------------ plots
