@@ -53,6 +53,7 @@ format: setup
 	.venv/bin/ruff format src tests bench
 
 bench: setup
+	$(PIP) install -q --disable-pip-version-check -e '.[dev,bench]'
 	bash bench/run_all.sh
 
 evidence: setup
