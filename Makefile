@@ -10,7 +10,7 @@ export ATTNLAB_DATA
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg
 JOBS ?= 2
 
-.PHONY: setup system-deps demo test test-fast lint format bench evidence clean
+.PHONY: setup system-deps demo test test-fast test-browser serve lint format bench evidence clean
 
 # The venv is rebuilt only when pyproject.toml changes (the stamp), so a second `make setup` takes a second.
 setup: .stamp-venv system-deps
@@ -43,6 +43,13 @@ test: setup
 
 test-fast: setup
 	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) -q -m "not slow and not browser"
+
+test-browser: setup
+	$(TEST_ENV) $(PY) -m pytest -q -m browser tests/serve
+
+# The attention explorer on the demo's run (make demo first): http://127.0.0.1:8000
+serve: setup
+	$(ATTNLAB) serve runs/translate-spa-eng-bahdanau
 
 lint: setup
 	.venv/bin/ruff check src tests bench
