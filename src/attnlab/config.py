@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -60,21 +62,34 @@ class TrainConfig:
     amp: Literal["none", "bf16", "fp16"] = "none"  # autocast on GPU only; CPU runs fp32
 
     def validate(self) -> None:
-        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr, "log_every": self.log_every}
+        # `not value > 0` (rather than `value <= 0`) also rejects NaN, which compares false with everything.
+        positive = {
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+            "log_every": self.log_every,
+            "eps": self.eps,
+        }
         for name, value in positive.items():
-            if value <= 0:
+            if not value > 0 or not math.isfinite(value):
                 raise UserError(f"train.{name} must be positive, got {value}")
         for name in ("max_tokens", "eval_every", "max_steps", "checkpoint_every", "threads", "patience"):
             value = getattr(self, name)
-            if value is not None and value <= 0:
+            if value is not None and not value > 0:
                 raise UserError(f"train.{name} must be positive or null, got {value}")
-        if self.max_minutes is not None and self.max_minutes <= 0:
+        if self.max_minutes is not None and not self.max_minutes > 0:
             raise UserError(f"train.max_minutes must be positive or null, got {self.max_minutes}")
+        for name in ("weight_decay", "min_lr"):
+            value = getattr(self, name)
+            if not 0.0 <= value < math.inf:
+                raise UserError(f"train.{name} must be >= 0, got {value}")
+        if self.min_lr > self.lr:
+            raise UserError(f"train.min_lr ({self.min_lr}) must not exceed train.lr ({self.lr})")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise UserError(f"train.label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise UserError(f"train.betas must be two numbers in [0, 1), got {self.betas}")
-        if self.clip is not None and self.clip <= 0:
+        if self.clip is not None and not self.clip > 0:
             raise UserError(f"train.clip must be positive or null, got {self.clip}")
         if self.warmup < 0 or self.keep_checkpoints < 1:
             raise UserError("train.warmup must be >= 0 and train.keep_checkpoints >= 1")
@@ -95,7 +110,12 @@ class Recipe:
     source: str | None = None  # where it was loaded from (for messages)
 
     def to_dict(self) -> dict:
-        out = {"task": self.task, "data": asdict(self.data), "model": {"arch": self.arch, **asdict(self.model)}, "train": asdict(self.train)}
+        out = {
+            "task": self.task,
+            "data": asdict(self.data),
+            "model": {"arch": self.arch, **asdict(self.model)},
+            "train": asdict(self.train),
+        }
         if self.name:
             out["name"] = self.name
         return out
@@ -118,6 +138,9 @@ def _type_name(tp: Any) -> str:
         (inner,) = typing.get_args(tp) or (Any,)
         return f"list of {_type_name(inner)}"
     return getattr(tp, "__name__", str(tp)).replace("NoneType", "null")
+
+
+_YAML11_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 def _coerce(value: Any, tp: Any, where: str) -> Any:
@@ -150,6 +173,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             raise UserError(f"{where} must be a list, got {value!r}")
         return [_coerce(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
     if tp is float:
+        if isinstance(value, str) and _YAML11_FLOAT.fullmatch(value.strip()):
+            value = float(value)  # YAML 1.1 reads `lr: 3e-4` (no dot) as a string; the user meant a number
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise UserError(f"{where} must be a number, got {value!r}")
         return float(value)
@@ -224,7 +249,9 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
             raise UserError(f"--set key {dotted!r} is not of the form section.key")
         node = raw
         for part in parts[:-1]:
-            child = node.setdefault(part, {})
+            if node.get(part) is None:  # an absent section, or one left empty in the YAML (`train:`)
+                node[part] = {}
+            child = node[part]
             if not isinstance(child, dict):
                 raise UserError(f"--set {dotted}: '{part}' is not a section")
             node = child
@@ -248,23 +275,32 @@ def read_yaml(path: Path) -> dict:
 
 def build_recipe(raw: dict, source: str | None = None) -> Recipe:
     """Validate a raw mapping into a Recipe, delegating data/model sections to the task."""
-    from attnlab.tasks import get_task  # the task registry imports models, so keep this import lazy
+    from attnlab.tasks import (  # the task registry imports models, so keep this import lazy
+        get_task,
+        task_names,
+    )
 
     allowed = {"task", "data", "model", "train", "name"}
     unknown = sorted(set(raw) - allowed)
     if unknown:
-        raise UserError(f"unknown section '{unknown[0]}' in recipe; valid sections: {', '.join(sorted(allowed))}")
+        raise UserError(
+            f"unknown section '{unknown[0]}' in recipe; valid sections: {', '.join(sorted(allowed))}"
+        )
     if "task" not in raw:
-        raise UserError("recipe needs a 'task' (translation, classification, lm or chat)")
+        raise UserError(f"recipe needs a 'task' (one of {', '.join(task_names())})")
     task_cls = get_task(raw["task"])
     data = parse(task_cls.DataConfig, raw.get("data"), "data")
     model_raw = dict(raw.get("model") or {})
     arch = model_raw.pop("arch", task_cls.default_arch)
     if arch not in task_cls.MODELS:
-        raise UserError(f"model.arch must be one of {', '.join(task_cls.MODELS)} for task {raw['task']}; got {arch!r}")
+        raise UserError(
+            f"model.arch must be one of {', '.join(task_cls.MODELS)} for task {raw['task']}; got {arch!r}"
+        )
     model = parse(task_cls.MODELS[arch], model_raw, "model")
     train = parse(TrainConfig, raw.get("train"), "train")
-    return Recipe(task=raw["task"], arch=arch, data=data, model=model, train=train, name=raw.get("name"), source=source)
+    return Recipe(
+        task=raw["task"], arch=arch, data=data, model=model, train=train, name=raw.get("name"), source=source
+    )
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:

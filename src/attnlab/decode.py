@@ -78,7 +78,13 @@ def _left_to_right(model, src: Tensor, src_len: Tensor, pick, limits: list[int])
 
 @torch.no_grad()
 def greedy(
-    model, src: Tensor, src_len: Tensor, *, max_len_ratio: float = 2.0, max_len_offset: int = 10, max_len: int = 256
+    model,
+    src: Tensor,
+    src_len: Tensor,
+    *,
+    max_len_ratio: float = 2.0,
+    max_len_offset: int = 10,
+    max_len: int = 256,
 ) -> list[Hypothesis]:
     """Batched greedy search: the argmax token at every step until </s> or the length limit."""
     limits = max_lengths(src_len, max_len_ratio, max_len_offset, max_len)
@@ -102,7 +108,9 @@ def beam_search(
 
     All B·K beams advance together in one `model.step` call. Among the top 2K candidates of each sentence,
     those ending in </s> within the top K are finished (scored with the length penalty); the best K others
-    stay alive. A sentence is done when it has K finished hypotheses or reaches its length limit.
+    stay alive. A sentence is done when it reaches its length limit, or when it has K finished hypotheses
+    and no live beam can still beat its n-th best one (see `_settled`): stopping at K finished alone could
+    return a worse translation than greedy search while a better live beam was still running.
     """
     if beam < 1 or not 1 <= n_best <= beam:
         raise ValueError(f"need beam >= 1 and 1 <= n_best <= beam, got beam={beam}, n_best={n_best}")
@@ -154,7 +162,9 @@ def beam_search(
         for b in range(batch):
             if done[b]:
                 continue
-            if len(finished[b]) >= k:
+            if len(finished[b]) >= k and _settled(
+                finished[b], scores[b], n_best, length_penalty(t + 1, alpha)
+            ):
                 done[b] = True
             elif t + 1 >= limits[b]:  # out of length: the live beams end here without </s>
                 for j in range(k):
@@ -162,13 +172,26 @@ def beam_search(
                     if math.isfinite(raw):
                         row = b * k + j
                         att = attn_seq[row] if attn_seq is not None else None
-                        finished[b].append(Hypothesis(seqs[row].tolist(), raw / length_penalty(t + 1, alpha), raw, att))
+                        finished[b].append(
+                            Hypothesis(seqs[row].tolist(), raw / length_penalty(t + 1, alpha), raw, att)
+                        )
                 done[b] = True
             if done[b]:
                 scores[b] = -math.inf
         if all(done):
             break
     return [sorted(f, key=lambda h: -h.score)[:n_best] for f in finished]
+
+
+def _settled(finished: list[Hypothesis], live: Tensor, n_best: int, lp_now: float) -> bool:
+    """Can no live beam still enter the n-best? Log-probabilities only fall as a beam grows, so with alpha = 0
+    the best live score bounds every continuation exactly; with alpha > 0 the bound uses the current length
+    (the usual heuristic: a longer hypothesis' larger penalty could still lift it)."""
+    best_live = float(live.max())
+    if not math.isfinite(best_live):
+        return True
+    nth = sorted((h.score for h in finished), reverse=True)[n_best - 1]
+    return best_live / lp_now <= nth
 
 
 def filter_logits(logits: Tensor, *, top_k: int | None = None, top_p: float | None = None) -> Tensor:

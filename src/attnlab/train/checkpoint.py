@@ -98,7 +98,9 @@ def optimizer_state_to_flat(state: dict) -> tuple[dict[str, torch.Tensor], dict]
                 tensors[f"optim.{pid}.{key}"] = value.detach().cpu().contiguous()
             else:
                 scalars.setdefault(str(pid), {})[key] = value
-    groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in state["param_groups"]]
+    groups = [
+        {k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in state["param_groups"]
+    ]
     return tensors, {"param_groups": groups, "scalars": scalars}
 
 
@@ -184,10 +186,16 @@ def save_checkpoint(
             with open(tmp / name, "rb+") as fh:
                 os.fsync(fh.fileno())
         atomic_write_json(tmp / "manifest.json", manifest)
-        if final.exists():  # re-saving the same step (e.g. the final save after a budget stop)
-            shutil.rmtree(final)
+        old = None
+        if final.exists():  # re-saving a step (e.g. after --resume-from an older checkpoint)
+            # Move the old one aside under a name the next save cleans up (never rmtree under a pointer's
+            # feet: a crash between rmtree and the rename below would leave `latest` naming nothing).
+            old = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-old-"))
+            os.replace(final, old / final.name)
         os.replace(tmp, final)
         _fsync_dir(root)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -217,14 +225,25 @@ def list_checkpoints(root: Path) -> list[Path]:
 
 def _read_verified(ckpt: Path, name: str, manifest: dict) -> bytes:
     path = ckpt / name
-    entry = manifest.get("files", {}).get(name)
+    files = manifest.get("files")
+    entry = files.get(name) if isinstance(files, dict) else None
     if entry is None:
         raise UserError(f"checkpoint {ckpt} has no {name} in its manifest; it was not written by attnlab")
+    if not (
+        isinstance(entry, dict)
+        and isinstance(entry.get("size"), int)
+        and isinstance(entry.get("sha256"), str)
+    ):
+        raise UserError(
+            f"checkpoint {ckpt / 'manifest.json'} is corrupt (bad entry for {name}); {_older(ckpt)}"
+        )
     if not path.is_file():
-        raise UserError(f"checkpoint file {path} is missing")
+        raise UserError(f"checkpoint file {path} is missing; {_older(ckpt)}")
     data = path.read_bytes()
     if len(data) != entry["size"]:
-        raise UserError(f"checkpoint file {path} is truncated ({len(data)} of {entry['size']} bytes); {_older(ckpt)}")
+        raise UserError(
+            f"checkpoint file {path} is truncated ({len(data)} of {entry['size']} bytes); {_older(ckpt)}"
+        )
     if sha256_bytes(data) != entry["sha256"]:
         raise UserError(f"checkpoint file {path} is corrupt (sha256 mismatch); {_older(ckpt)}")
     return data
@@ -254,22 +273,42 @@ def load_checkpoint(path: Path, which: str = "latest", *, trainer_state: bool = 
     ckpt = resolve_checkpoint(path, which)
     manifest_path = ckpt / "manifest.json"
     if not manifest_path.is_file():
-        raise UserError(f"checkpoint {ckpt} has no manifest.json; it is incomplete or not an attnlab checkpoint")
+        raise UserError(
+            f"checkpoint {ckpt} has no manifest.json; it is incomplete or not an attnlab checkpoint"
+        )
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise UserError(f"checkpoint file {manifest_path} is corrupt (not JSON); {_older(ckpt)}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise UserError(f"checkpoint {manifest_path} has an unknown format; expected {FORMAT}")
-    try:
-        model = st_load(_read_verified(ckpt, "model.safetensors", manifest))
-        tensors, meta = {}, {}
-        if trainer_state:
-            tensors = st_load(_read_verified(ckpt, "trainer.safetensors", manifest))
+    model = _safetensors(ckpt, "model.safetensors", manifest)
+    tensors, meta = {}, {}
+    if trainer_state:
+        tensors = _safetensors(ckpt, "trainer.safetensors", manifest)
+        path = ckpt / "trainer.json"
+        try:
             meta = json.loads(_read_verified(ckpt, "trainer.json", manifest).decode("utf-8"))
-    except SafetensorError as err:
-        raise UserError(f"checkpoint {ckpt} cannot be read as safetensors: {err}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise UserError(f"checkpoint file {path} is corrupt (not JSON); {_older(ckpt)}") from None
+        if not (
+            isinstance(meta, dict)
+            and isinstance(meta.get("state"), dict)
+            and isinstance(meta.get("optimizer"), dict)
+        ):
+            raise UserError(f"checkpoint file {path} lacks the trainer state; {_older(ckpt)}")
     return Checkpoint(path=ckpt, model=model, tensors=tensors, meta=meta)
+
+
+def _safetensors(ckpt: Path, name: str, manifest: dict) -> dict[str, torch.Tensor]:
+    """Parse a verified safetensors file (a header and raw tensor bytes: nothing in it can run code)."""
+    data = _read_verified(ckpt, name, manifest)
+    try:
+        return st_load(data)
+    except (SafetensorError, ValueError, TypeError, OverflowError) as err:
+        raise UserError(
+            f"checkpoint file {ckpt / name} cannot be read as safetensors ({err}); {_older(ckpt)}"
+        ) from None
 
 
 def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], source: Path) -> None:
@@ -277,9 +316,9 @@ def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], source:
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     # Tied parameters were stored under one name; fill the aliases from the tensor they share storage with.
-    by_ptr = {own[k].data_ptr(): k for k in own if k in state}
+    by_ptr = {(own[k].data_ptr(), tuple(own[k].shape)): k for k in own if k in state and own[k].numel()}
     for k in list(missing):
-        twin = by_ptr.get(own[k].data_ptr())
+        twin = by_ptr.get((own[k].data_ptr(), tuple(own[k].shape)))
         if twin is not None:
             state[k] = state[twin]
             missing.remove(k)

@@ -32,7 +32,11 @@ class DistContext:
         if not dist.is_initialized():
             backend = "nccl" if device is not None and device.type == "cuda" else "gloo"
             dist.init_process_group(backend=backend)
-        return cls(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=int(os.environ.get("LOCAL_RANK", 0)))
+        return cls(
+            rank=dist.get_rank(),
+            world_size=dist.get_world_size(),
+            local_rank=int(os.environ.get("LOCAL_RANK", 0)),
+        )
 
     @property
     def is_main(self) -> bool:

@@ -28,6 +28,14 @@ def _without_nproc(argv: list[str]) -> list[str]:
 
 def relaunch_with_torchrun(nproc: int, argv: list[str] | None = None) -> int:
     args = _without_nproc(list(sys.argv[1:] if argv is None else argv))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-           "-m", "attnlab", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        "-m",
+        "attnlab",
+        *args,
+    ]
     return subprocess.call(cmd)

@@ -6,7 +6,14 @@ import sys
 import time
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 
 class ProgressReporter:
@@ -39,7 +46,9 @@ class ProgressReporter:
             transient=False,
         )
         self._progress.start()
-        self._task = self._progress.add_task("train", total=total, completed=completed, loss=float("nan"), tps=0.0, epoch=1)
+        self._task = self._progress.add_task(
+            "train", total=total, completed=completed, loss=float("nan"), tps=0.0, epoch=1
+        )
 
     def advance(self, *, loss: float, tokens_per_s: float, epoch: int) -> None:
         self._done += 1

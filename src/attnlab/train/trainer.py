@@ -14,10 +14,13 @@ batch. Only rank 0 writes logs and checkpoints.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,9 +55,13 @@ def resolve_device(name: str) -> torch.device:
 
 def build_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(
+            params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay
+        )
     if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(
+            params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay
+        )
     if cfg.optimizer == "rmsprop":
         # Keras' RMSprop defaults (rho 0.9, eps 1e-7), which the seed's char-LSTM recipe was tuned with.
         return torch.optim.RMSprop(params, lr=cfg.lr, alpha=0.9, eps=1e-7, weight_decay=cfg.weight_decay)
@@ -74,13 +81,14 @@ class TrainState:
     tokens: int = 0
     train_seconds: float = 0.0
     history: list[dict] = field(default_factory=list)  # validation results, for the closing summary
+    recent: list[float] = field(default_factory=list)  # training losses since the last log line
 
 
 @dataclass
 class TrainResult:
     run_dir: Path
     state: TrainState
-    stopped: str  # "done", "early-stop", "budget", "max-steps"
+    stopped: str  # "done", "early-stop", "budget", "max-steps", "interrupted"
     tokens_per_second: float
 
 
@@ -106,6 +114,8 @@ class Trainer:
         self.state = TrainState()
         self.ckpt_dir = self.run_dir / "checkpoints"
         self.metrics_path = self.run_dir / "metrics.jsonl"
+        if self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
         self.reporter = ProgressReporter(enabled=self.dist.is_main, live=progress)
         self.higher = task.higher_is_better.get(cfg.metric, False)
         amp_ok = self.device.type == "cuda" and cfg.amp != "none"
@@ -122,24 +132,37 @@ class Trainer:
         self.optimizer.load_state_dict(opt_state)
         ckpt.set_rng_state(loaded.tensors)
         saved = loaded.meta["state"]
-        self.state = TrainState(**saved)
+        known = set(TrainState.__dataclass_fields__)
+        self.state = TrainState(**{k: v for k, v in saved.items() if k in known})
         if self.dist.is_main and self.metrics_path.exists():
-            # Drop log lines written after the checkpoint: the resumed run writes them again.
-            kept = [
-                line
-                for line in self.metrics_path.read_text(encoding="utf-8").splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= self.state.step
-            ]
+            # Drop log lines written after the checkpoint: the resumed run writes them again. A line cut
+            # short by a kill mid-write is dropped too.
+            kept = []
+            for line in self.metrics_path.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(record, dict) and record.get("step", 0) <= self.state.step:
+                    kept.append(line)
             ckpt.atomic_write_text(self.metrics_path, "".join(line + "\n" for line in kept))
+
+    _interrupted = False
 
     def _save(self, *, best: bool = False) -> None:
         if not self.dist.is_main:
             return
         tensors, opt_meta = ckpt.optimizer_state_to_flat(self.optimizer.state_dict())
         tensors.update(ckpt.rng_state())
-        meta = {"state": self.state.__dict__, "optimizer": opt_meta}
+        meta = {"state": dataclasses.asdict(self.state), "optimizer": opt_meta}
         ckpt.save_checkpoint(
-            self.ckpt_dir, self.state.step, self.model, tensors=tensors, meta=meta, best=best, keep=self.cfg.keep_checkpoints
+            self.ckpt_dir,
+            self.state.step,
+            self.model,
+            tensors=tensors,
+            meta=meta,
+            best=best,
+            keep=self.cfg.keep_checkpoints,
         )
 
     def _log(self, record: dict) -> None:
@@ -161,12 +184,17 @@ class Trainer:
             min_lr=cfg.min_lr,
         )
 
-    def _train_step(self, batch, total: int) -> float:
+    def _train_step(self, batch, total: int) -> tuple[float, float]:
+        """One optimisation step; returns (global mean loss, lr). A non-finite loss leaves the weights alone."""
         cfg, world = self.cfg, self.dist.world_size
         local = batch.shard(self.dist.rank, world).to(self.device)
         self.wrapped.train()
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             loss_sum = self.task.loss(self.wrapped, local)
+        # Summed over ranks *before* backward, so every rank sees the same value and stops together.
+        value = float(self.dist.sum(loss_sum.detach().float()) / batch.units)
+        if not math.isfinite(value):
+            return value, float("nan")
         # DDP averages gradients over ranks; scaling by `world` turns that average into the global mean.
         loss = loss_sum * (world / batch.units)
         self.optimizer.zero_grad(set_to_none=True)
@@ -183,8 +211,7 @@ class Trainer:
             self.scaler.update()
         else:
             self.optimizer.step()
-        value = self.dist.sum(loss_sum.detach().float()) / batch.units
-        return float(value), lr
+        return value, lr
 
     def _evaluate(self) -> tuple[dict, bool]:
         self.model.eval()
@@ -210,7 +237,39 @@ class Trainer:
         )
         return metrics, improved
 
+    def _stop_reason(self, *, over_budget: bool = False) -> str | None:
+        cfg, s = self.cfg, self.state
+        if cfg.patience is not None and s.bad_evals >= cfg.patience:
+            return "early-stop"
+        if over_budget:
+            return "budget"
+        if cfg.max_steps is not None and s.step >= cfg.max_steps:
+            return "max-steps"
+        if self._interrupted:
+            return "interrupted"
+        return None
+
+    def _on_sigint(self, signum, frame) -> None:
+        # First Ctrl-C: finish the current step, checkpoint and stop. Second: the default (abort now).
+        self._interrupted = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        self.reporter.message("interrupted: saving a checkpoint after this step (Ctrl-C again to abort)")
+
     def fit(self) -> TrainResult:
+        """Train until the epochs, max_steps, the time budget, patience or Ctrl-C end it; returns why."""
+        self._interrupted = False
+        previous = None
+        # Ctrl-C stops cleanly at a step boundary (single process, main thread only: under DDP every rank
+        # would have to agree on the step to stop at).
+        if self.dist.world_size == 1 and threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGINT, self._on_sigint)
+        try:
+            return self._fit()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+
+    def _fit(self) -> TrainResult:
         cfg, s = self.cfg, self.state
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
@@ -223,9 +282,9 @@ class Trainer:
         eval_every = cfg.eval_every or batches_per_epoch
         budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
         started = time.perf_counter()
-        stopped = "done"
+        # A resumed run that had already stopped (patience, max_steps) takes no further step.
+        stopped = "done" if s.epoch >= cfg.epochs else self._stop_reason() or "done"
         self.reporter.start(total=total, completed=s.step)
-        recent: list[float] = []
         while s.epoch < cfg.epochs and stopped == "done":
             batches = self.task.train_batches(s.epoch)
             while s.position < len(batches):
@@ -241,15 +300,21 @@ class Trainer:
                 s.position += 1
                 s.tokens += batch.tokens
                 s.train_seconds += time.perf_counter() - t0
-                recent.append(loss)
+                s.recent.append(loss)
                 tps = s.tokens / max(s.train_seconds, 1e-9)
                 self.reporter.advance(loss=loss, tokens_per_s=tps, epoch=s.epoch + 1)
                 if s.step % cfg.log_every == 0:
                     self._log(
-                        {"step": s.step, "epoch": s.epoch, "split": "train", "loss": sum(recent) / len(recent),
-                         "lr": lr, "tokens_per_s": round(tps, 1)}
+                        {
+                            "step": s.step,
+                            "epoch": s.epoch,
+                            "split": "train",
+                            "loss": sum(s.recent) / len(s.recent),
+                            "lr": lr,
+                            "tokens_per_s": round(tps, 1),
+                        }
                     )
-                    recent.clear()
+                    s.recent = []
                 end_of_epoch = s.position == len(batches)
                 if end_of_epoch:
                     s.epoch, s.position = s.epoch + 1, 0
@@ -258,14 +323,9 @@ class Trainer:
                 if s.step % eval_every == 0 or end_of_epoch or over_budget or at_max:
                     _, improved = self._evaluate()
                     self._save(best=improved)
-                elif cfg.checkpoint_every and s.step % cfg.checkpoint_every == 0:
+                elif self._interrupted or (cfg.checkpoint_every and s.step % cfg.checkpoint_every == 0):
                     self._save()
-                if cfg.patience is not None and s.bad_evals >= cfg.patience:
-                    stopped = "early-stop"
-                elif over_budget:
-                    stopped = "budget"
-                elif at_max:
-                    stopped = "max-steps"
+                stopped = self._stop_reason(over_budget=over_budget) or "done"
                 if stopped != "done" or end_of_epoch:
                     break
         self.reporter.stop()
@@ -274,11 +334,15 @@ class Trainer:
 
 def describe_stop(result: TrainResult) -> str:
     s = result.state
+    if result.stopped == "fitted":  # count-based / classic models: one pass, no steps
+        best = f"; valid {s.best:.4g}" if s.best is not None else ""
+        return f"fitted in {s.train_seconds:.1f} s{best}"
     reason = {
         "done": "finished all epochs",
         "early-stop": "stopped early (no improvement)",
         "budget": "stopped at the time budget (continue with --resume)",
         "max-steps": "reached train.max_steps",
+        "interrupted": "interrupted (continue with --resume)",
     }[result.stopped]
     best = f"; best valid {s.best:.4g} at step {s.best_step}" if s.best is not None else ""
     return f"{reason} after {s.step} steps, {result.tokens_per_second:,.0f} tokens/s{best}"
