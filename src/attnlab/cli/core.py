@@ -42,10 +42,17 @@ def data_show(
     info = describe(name)
     out.print_json(json.dumps(info, ensure_ascii=False, default=str))
     if plots is not None:
-        from attnlab.classic.eda import dataset_figures
+        from attnlab.data.corpora import load_classification
+        from attnlab.viz.eda import imdb_figures
 
-        for label, value in dataset_figures(name, plots).items():
-            out.print(f"{label}: {value}")
+        if name != "imdb":
+            raise UserError("--plots draws the IMDB review figures; use it with `attnlab data show imdb`")
+        splits = load_classification(name)
+        figures = imdb_figures([text for rows in splits.values() for text, _ in rows], plots)
+        for variant, size in figures["vocab_sizes"].items():
+            out.print(f"vocabulary size ({variant}): {size:,}")
+        for label, path in figures["files"].items():
+            out.print(f"wrote {path}  ({label})")
 
 
 @data_app.command("fetch")
@@ -146,13 +153,32 @@ def translate(
 def plot_attention(
     run: Path,
     text: str,
-    output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write")] = Path("attention.png"),
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="PNG to write, or .html for the offline interactive view")
+    ] = Path("attention.png"),
+    kind: Annotated[
+        str, typer.Option(help="Transformer: cross, encoder, decoder (self-attention) or all")
+    ] = "cross",
+    layer: Annotated[int | None, typer.Option(help="Transformer: only this layer (1-based)")] = None,
+    head: Annotated[int | None, typer.Option(help="Transformer: only this head of --layer (1-based)")] = None,
+    export_attention: Annotated[
+        Path | None, typer.Option(help="also write the maps as JSON in bertviz head_view/model_view layout")
+    ] = None,
 ) -> None:
-    """Draw the attention a trained model pays while processing TEXT."""
-    from attnlab.inspect import plot_run_attention
+    """Draw the attention a trained model pays while processing TEXT (Transformers: layers × heads)."""
+    from attnlab.runs import load_run
+    from attnlab.viz import html
 
-    for path in plot_run_attention(run, text, output):
-        out.print(f"wrote {path}")
+    loaded = load_run(run)  # once, shared by every view below
+    if output.suffix.lower() in (".html", ".htm"):
+        out.print(f"wrote {html.write_attention_html(loaded, text, output)}")
+    else:
+        from attnlab.inspect import plot_run_attention
+
+        for path in plot_run_attention(loaded, text, output, kind=kind, layer=layer, head=head):
+            out.print(f"wrote {path}")
+    if export_attention is not None:
+        out.print(f"wrote {html.export_attention_json(loaded, text, export_attention)}")
 
 
 @plot_app.command("pe")

@@ -22,6 +22,7 @@ from attnlab.data.corpora import load_translation
 from attnlab.data.vocab import Vocab
 from attnlab.errors import UserError
 from attnlab.models.seq2seq import RNNSeq2Seq, RNNSeq2SeqConfig
+from attnlab.models.transformer import TransformerSeq2Seq, TransformerSeq2SeqConfig
 from attnlab.tasks.base import Batch, Task
 from attnlab.train.checkpoint import atomic_write_json
 
@@ -69,7 +70,7 @@ class Encoded:
 class TranslationTask(Task):
     name = "translation"
     DataConfig = TranslationData
-    MODELS = {"rnn": RNNSeq2SeqConfig}
+    MODELS = {"rnn": RNNSeq2SeqConfig, "transformer": TransformerSeq2SeqConfig}
     default_arch = "rnn"
     higher_is_better = {"loss": False, "ppl": False, "bleu": True, "chrf": True}
 
@@ -111,8 +112,13 @@ class TranslationTask(Task):
             self.load_codecs()
         else:
             train = raw["train"]
-            kw = dict(kind=d.tokenizer, lowercase=d.lowercase, min_freq=d.min_freq, max_size=d.max_vocab,
-                      subword_vocab=d.subword_vocab)
+            kw = dict(
+                kind=d.tokenizer,
+                lowercase=d.lowercase,
+                min_freq=d.min_freq,
+                max_size=d.max_vocab,
+                subword_vocab=d.subword_vocab,
+            )
             self.src_codec = Codec.build([s for s, _ in train], strip_accents=d.strip_accents, **kw)
             self.tgt_codec = Codec.build([t for _, t in train], strip_accents=d.strip_accents, **kw)
             if write:
@@ -142,29 +148,42 @@ class TranslationTask(Task):
         tgt_in, _ = pad_batch([[Vocab.BOS, *enc.tgt[i]] for i in idx])
         tgt_out, tgt_len = pad_batch([[*enc.tgt[i], Vocab.EOS] for i in idx])
         units = int(tgt_len.sum())
-        return Batch({"src": src, "src_len": src_len, "tgt_in": tgt_in, "tgt_out": tgt_out}, units,
-                     units + int(src_len.sum()), {"index": list(map(int, idx))})
+        return Batch(
+            {"src": src, "src_len": src_len, "tgt_in": tgt_in, "tgt_out": tgt_out},
+            units,
+            units + int(src_len.sum()),
+            {"index": list(map(int, idx))},
+        )
 
     def _batches(self, split: str, *, epoch: int, shuffle: bool, batch_size: int) -> list[Batch]:
         enc = self.data[split]
         lengths = [max(len(s), len(t)) for s, t in zip(enc.src, enc.tgt, strict=True)]
-        order = bucket_batches(lengths, batch_size, seed=self.recipe.train.seed, epoch=epoch, shuffle=shuffle,
-                               max_tokens=self.recipe.train.max_tokens if shuffle else None)
+        order = bucket_batches(
+            lengths,
+            batch_size,
+            seed=self.recipe.train.seed,
+            epoch=epoch,
+            shuffle=shuffle,
+            max_tokens=self.recipe.train.max_tokens if shuffle else None,
+        )
         return [self._batch(enc, idx) for idx in order]
 
     def train_batches(self, epoch: int) -> list[Batch]:
         cache = getattr(self, "_epoch_cache", None)
         if cache is None or cache[0] != epoch:
-            self._epoch_cache = (epoch, self._batches("train", epoch=epoch, shuffle=True,
-                                                      batch_size=self.recipe.train.batch_size))
+            self._epoch_cache = (
+                epoch,
+                self._batches("train", epoch=epoch, shuffle=True, batch_size=self.recipe.train.batch_size),
+            )
         return self._epoch_cache[1]
 
     # ------------------------------------------------------------------------------------------ model
 
     def build_model(self) -> nn.Module:
         cfg = self.recipe.model
+        cls = TransformerSeq2Seq if self.recipe.arch == "transformer" else RNNSeq2Seq
         try:
-            return RNNSeq2Seq(cfg, len(self.src_codec.vocab), len(self.tgt_codec.vocab))
+            return cls(cfg, len(self.src_codec.vocab), len(self.tgt_codec.vocab))
         except ValueError as err:
             raise UserError(f"model: {err}") from None
 
@@ -188,11 +207,19 @@ class TranslationTask(Task):
         model.eval()
         device = next(model.parameters()).device
         total, units = 0.0, 0
-        for batch in self._batches(split, epoch=0, shuffle=False, batch_size=self.recipe.data.eval_batch_size):
+        for batch in self._batches(
+            split, epoch=0, shuffle=False, batch_size=self.recipe.data.eval_batch_size
+        ):
             batch = batch.to(device)
             logits, _ = model(batch["src"], batch["src_len"], batch["tgt_in"])
-            total += float(F.cross_entropy(logits.flatten(0, 1).float(), batch["tgt_out"].flatten(),
-                                           ignore_index=Vocab.PAD, reduction="sum"))
+            total += float(
+                F.cross_entropy(
+                    logits.flatten(0, 1).float(),
+                    batch["tgt_out"].flatten(),
+                    ignore_index=Vocab.PAD,
+                    reduction="sum",
+                )
+            )
             units += batch.units
         loss = total / max(units, 1)
         out = {"loss": loss, "ppl": metrics.perplexity(loss)}
@@ -220,19 +247,35 @@ class TranslationTask(Task):
             if not tokens:
                 raise UserError("empty input: give a sentence to translate")
             if len(tokens) > limit:
-                raise UserError(f"input has {len(tokens)} tokens, more than the {limit} this model accepts; "
-                                "split it into sentences")
+                raise UserError(
+                    f"input has {len(tokens)} tokens, more than the {limit} this model accepts; "
+                    "split it into sentences"
+                )
             encoded = self.src_codec.encode(tokens)
             if all(i == Vocab.UNK for i in encoded):
-                raise UserError(f"none of the words in {text[:60]!r} are in the source vocabulary "
-                                f"({self.recipe.data.src}); check the input language")
+                raise UserError(
+                    f"none of the words in {text[:60]!r} are in the source vocabulary "
+                    f"({self.recipe.data.src}); check the input language"
+                )
             ids.append(encoded)
             toks.append([t if i != Vocab.UNK else "<unk>" for t, i in zip(tokens, encoded, strict=True)])
         return ids, toks
 
+    def search_limits(self) -> dict:
+        """Output-length limits passed to decode.py (ratio/offset/cap); tasks may override."""
+        return {}
+
     @torch.no_grad()
-    def translate(self, model: nn.Module, texts: list[str], *, beam: int = 1, n_best: int = 1,
-                  alpha: float = 0.6, batch_size: int = 64) -> list[list[Translation]]:
+    def translate(
+        self,
+        model: nn.Module,
+        texts: list[str],
+        *,
+        beam: int = 1,
+        n_best: int = 1,
+        alpha: float = 0.6,
+        batch_size: int = 64,
+    ) -> list[list[Translation]]:
         """Translate `texts`; returns the n-best list of each, with tokens and attention."""
         model.eval()
         device = next(model.parameters()).device
@@ -243,9 +286,11 @@ class TranslationTask(Task):
             src, src_len = pad_batch(chunk)
             src, src_len = src.to(device), src_len.to(device)
             if beam == 1:
-                nbest = [[h] for h in decode.greedy(model, src, src_len)]
+                nbest = [[h] for h in decode.greedy(model, src, src_len, **self.search_limits())]
             else:
-                nbest = decode.beam_search(model, src, src_len, beam=beam, n_best=n_best, alpha=alpha)
+                nbest = decode.beam_search(
+                    model, src, src_len, beam=beam, n_best=n_best, alpha=alpha, **self.search_limits()
+                )
             for j, hyps in enumerate(nbest):
                 src_tokens = toks[start + j]
                 results.append([self._translation(h, src_tokens) for h in hyps])
@@ -256,7 +301,8 @@ class TranslationTask(Task):
         return Translation(
             text=self.tgt_codec.tokenizer.detokenize(out_tokens),
             src_tokens=src_tokens,
-            tgt_tokens=[*out_tokens, "<eos>"] if h.attention is not None and len(h.attention) > len(out_tokens)
+            tgt_tokens=[*out_tokens, "<eos>"]
+            if h.attention is not None and len(h.attention) > len(out_tokens)
             else out_tokens,
             score=h.score,
             attention=None if h.attention is None else h.attention.float().cpu(),
@@ -279,8 +325,14 @@ def read_eval_file(path) -> list[tuple[str, str]]:
     return read_tsv_pairs(path).rows
 
 
-def report(task: TranslationTask, model: nn.Module, pairs: list[tuple[str, str]], *, beam: int = 1,
-           by_length: bool = False) -> dict:
+def report(
+    task: TranslationTask,
+    model: nn.Module,
+    pairs: list[tuple[str, str]],
+    *,
+    beam: int = 1,
+    by_length: bool = False,
+) -> dict:
     """Corpus BLEU / chrF (sacreBLEU, detokenised) of translating `pairs`, optionally per length bucket."""
     srcs = [s for s, _ in pairs]
     refs = [task.reference(r) for _, r in pairs]
@@ -291,7 +343,9 @@ def report(task: TranslationTask, model: nn.Module, pairs: list[tuple[str, str]]
         "bleu": metrics.bleu(hyps, refs),
         "chrf": metrics.chrf(hyps, refs),
         "signature": metrics.bleu_signature(),
-        "examples": [{"src": s, "ref": r, "hyp": h} for s, r, h in list(zip(srcs, refs, hyps, strict=True))[:5]],
+        "examples": [
+            {"src": s, "ref": r, "hyp": h} for s, r, h in list(zip(srcs, refs, hyps, strict=True))[:5]
+        ],
     }
     if by_length:
         lengths = [len(task.src_codec.tokens(s)) for s in srcs]

@@ -13,9 +13,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only: no display needed, no GUI backend imported
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib import font_manager
 
 _CJK_FONTS = ("NanumGothic", "NanumBarunGothic", "Noto Sans CJK KR", "Noto Sans KR", "UnDotum")
 
@@ -23,8 +23,9 @@ _CJK_FONTS = ("NanumGothic", "NanumBarunGothic", "Noto Sans CJK KR", "Noto Sans 
 def _setup_fonts() -> None:
     installed = {f.name for f in font_manager.fontManager.ttflist}
     cjk = [name for name in _CJK_FONTS if name in installed]
-    plt.rcParams["font.family"] = "sans-serif"
-    plt.rcParams["font.sans-serif"] = ["DejaVu Sans", *cjk]
+    # A list in font.family (not the generic "sans-serif") is what enables matplotlib's per-glyph
+    # fallback: Latin glyphs come from DejaVu Sans, Hangul from the CJK font.
+    plt.rcParams["font.family"] = ["DejaVu Sans", *cjk]
     plt.rcParams["axes.unicode_minus"] = False
 
 
@@ -45,7 +46,12 @@ def _save(fig, path: str | Path) -> Path:
 
 
 def attention_heatmap(
-    weights: np.ndarray, src_tokens: Sequence[str], out_tokens: Sequence[str], path: str | Path, *, title: str = ""
+    weights: np.ndarray,
+    src_tokens: Sequence[str],
+    out_tokens: Sequence[str],
+    path: str | Path,
+    *,
+    title: str = "",
 ) -> Path:
     """One attention matrix (T_out, S): source tokens along x (rotated), output tokens along y."""
     weights = np.asarray(weights, dtype=float)
@@ -61,7 +67,12 @@ def attention_heatmap(
 
 
 def attention_grid(
-    weights: np.ndarray, q_tokens: Sequence[str], k_tokens: Sequence[str], path: str | Path, *, title: str = ""
+    weights: np.ndarray,
+    q_tokens: Sequence[str],
+    k_tokens: Sequence[str],
+    path: str | Path,
+    *,
+    title: str = "",
 ) -> Path:
     """All heads of all layers: weights (layers, heads, T_q, T_k) as a layers × heads grid of heatmaps."""
     weights = np.asarray(weights, dtype=float)
@@ -87,7 +98,9 @@ def attention_grid(
     return _save(fig, path)
 
 
-def token_shading(tokens: Sequence[str], weights: Sequence[float], path: str | Path, *, title: str = "") -> Path:
+def token_shading(
+    tokens: Sequence[str], weights: Sequence[float], path: str | Path, *, title: str = ""
+) -> Path:
     """A sentence with each token shaded by its attention weight (classifier attention pooling)."""
     weights = np.asarray(weights, dtype=float)
     scale = weights / max(float(weights.max()), 1e-9)
@@ -98,8 +111,16 @@ def token_shading(tokens: Sequence[str], weights: Sequence[float], path: str | P
     cmap = plt.get_cmap("Reds")
     for i, (tok, w) in enumerate(zip(tokens, scale, strict=True)):
         row, col = divmod(i, per_line)
-        ax.text(col / per_line, 1 - (row + 0.5) / lines, tok, fontsize=10, ha="left", va="center",
-                bbox={"facecolor": cmap(0.1 + 0.8 * w), "edgecolor": "none", "pad": 2}, transform=ax.transAxes)
+        ax.text(
+            col / per_line,
+            1 - (row + 0.5) / lines,
+            tok,
+            fontsize=10,
+            ha="left",
+            va="center",
+            bbox={"facecolor": cmap(0.1 + 0.8 * w), "edgecolor": "none", "pad": 2},
+            transform=ax.transAxes,
+        )
     if title:
         ax.set_title(title)
     return _save(fig, path)
@@ -127,8 +148,15 @@ def lr_schedule(steps: np.ndarray, lrs: np.ndarray, path: str | Path, *, title: 
     return _save(fig, path)
 
 
-def curves(series: dict[str, tuple[Sequence[float], Sequence[float]]], path: str | Path, *, xlabel: str,
-           ylabel: str, title: str = "", logy: bool = False) -> Path:
+def curves(
+    series: dict[str, tuple[Sequence[float], Sequence[float]]],
+    path: str | Path,
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str = "",
+    logy: bool = False,
+) -> Path:
     """Several named (x, y) lines on one axis: losses, BLEU by length, tokens/s against length."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for name, (x, y) in series.items():
@@ -144,8 +172,14 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float]]], path: str
     return _save(fig, path)
 
 
-def grouped_bars(groups: Sequence[str], series: dict[str, Sequence[float]], path: str | Path, *, ylabel: str,
-                 title: str = "") -> Path:
+def grouped_bars(
+    groups: Sequence[str],
+    series: dict[str, Sequence[float]],
+    path: str | Path,
+    *,
+    ylabel: str,
+    title: str = "",
+) -> Path:
     """Bars per group (e.g. BLEU per source-length bucket) for each named series (e.g. each model)."""
     fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(groups) + 2), 4))
     width = 0.8 / max(1, len(series))

@@ -1,0 +1,190 @@
+"""Chat: a question → answer seq2seq over the Korean ChatbotData (seed 003), reusing translation entirely.
+
+A dialogue pair (Q, A) is a translation pair from "question language" to "answer language": the same
+codecs, batches, models (Transformer or RNN), loss, search and metrics. What differs:
+
+* data: `load_dialogue("chatbot-ko")` rows (Q, A, label), split deterministically (split.json records it);
+* one subword tokenizer (HF tokenizers, ~8k pieces) shared by questions and answers, so the source and
+  target vocabularies are the same (codec-src.json == codec-tgt.json);
+* replies are not proportional to the question's length: the output limit is `data.max_reply_tokens`;
+* `reply()` adds sampling (temperature, top-p, seed) to greedy/beam search;
+* evaluation reports loss, perplexity, BLEU and chrF (sacreBLEU, on detokenised answers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from attnlab import decode, metrics
+from attnlab.data.batching import pad_batch, split_indices
+from attnlab.data.codec import Codec
+from attnlab.data.corpora import load_dialogue
+from attnlab.errors import UserError
+from attnlab.tasks.translation import TranslationData, TranslationTask
+from attnlab.train.checkpoint import atomic_write_json
+
+
+@dataclass
+class ChatData(TranslationData):
+    dataset: str = "chatbot-ko"
+    src: str = "q"
+    tgt: str = "a"
+    tokenizer: Literal["word", "char", "subword"] = "subword"
+    lowercase: bool = False
+    strip_accents: bool = False
+    subword_vocab: int = 8000
+    subword_model: Literal["bpe", "unigram"] = "bpe"
+    shared_vocab: bool = True  # one tokenizer + vocabulary for questions and answers
+    max_len: int | None = 40  # seed 003's MAX_LENGTH (pieces, either side)
+    split: list[float] = field(default_factory=lambda: [0.9, 0.05, 0.05])
+    max_input_tokens: int = 100  # longest message `chat` accepts (pieces)
+    max_reply_tokens: int = 40  # longest reply generated
+    valid_bleu_sentences: int = 300
+
+    def validate(self) -> None:
+        super().validate()
+        if self.max_reply_tokens <= 0:
+            raise UserError(f"data.max_reply_tokens must be positive, got {self.max_reply_tokens}")
+
+
+class ChatTask(TranslationTask):
+    name = "chat"
+    DataConfig = ChatData
+    default_arch = "transformer"
+
+    # ------------------------------------------------------------------------------------------ data
+
+    def _splits(self) -> dict[str, list[tuple[str, str]]]:
+        d = self.recipe.data
+        rows = load_dialogue(d.dataset)
+        pairs = [(q, a) for q, a, _ in rows if q.strip() and a.strip()]
+        if d.limit is not None and d.limit < len(pairs):
+            keep = np.sort(np.random.default_rng(d.split_seed).permutation(len(pairs))[: d.limit])
+            pairs = [pairs[i] for i in keep]
+        parts = split_indices(len(pairs), d.split, seed=d.split_seed)
+        self.split_record = {
+            "dataset": d.dataset,
+            "seed": d.split_seed,
+            "fractions": d.split,
+            "limit": d.limit,
+            "sizes": {k: len(v) for k, v in parts.items()},
+            "valid": parts["valid"].tolist(),
+            "test": parts["test"].tolist(),
+        }
+        return {name: [pairs[i] for i in idx] for name, idx in parts.items()}
+
+    def prepare(self, *, write: bool = True) -> None:
+        d = self.recipe.data
+        src_path, tgt_path = self._codec_paths()
+        if not d.shared_vocab or (src_path.exists() and tgt_path.exists()):
+            return super().prepare(write=write)  # separate codecs, or reloading a run's codecs
+        self.split_record = None
+        raw = self._splits()
+        codec = Codec.build(
+            [t for pair in raw["train"] for t in pair],
+            kind=d.tokenizer,
+            lowercase=d.lowercase,
+            strip_accents=d.strip_accents,
+            min_freq=d.min_freq,
+            max_size=d.max_vocab,
+            subword_vocab=d.subword_vocab,
+            subword_model=d.subword_model,
+        )
+        self.src_codec = self.tgt_codec = codec
+        if write:
+            codec.save(src_path)
+            codec.save(tgt_path)
+            atomic_write_json(self.run_dir / "split.json", self.split_record)
+        self.data = {name: self._encode(pairs, train=name == "train") for name, pairs in raw.items()}
+        if not self.data["train"].src:
+            raise UserError(f"no training pairs left after filtering with data.max_len={d.max_len}; raise it")
+
+    # ------------------------------------------------------------------------------------------ use
+
+    def search_limits(self) -> dict:
+        return {
+            "max_len_ratio": 0.0,
+            "max_len_offset": self.recipe.data.max_reply_tokens,
+            "max_len": self.recipe.data.max_reply_tokens,
+        }
+
+    def encode_source(self, texts: list[str]) -> tuple[list[list[int]], list[list[str]]]:
+        limit = self.recipe.data.max_input_tokens
+        ids, toks = [], []
+        for text in texts:
+            tokens = self.src_codec.tokens(text)
+            if not tokens:
+                raise UserError("empty message: type something to say (or 'quit' to leave)")
+            if len(tokens) > limit:
+                raise UserError(
+                    f"message too long: {len(tokens)} pieces, more than the {limit} this model "
+                    "accepts; say it in fewer words"
+                )
+            encoded = self.src_codec.encode(tokens)
+            ids.append(encoded)
+            toks.append([t if i != 1 else "<unk>" for t, i in zip(tokens, encoded, strict=True)])
+        return ids, toks
+
+    @torch.no_grad()
+    def reply(
+        self,
+        model: nn.Module,
+        texts: list[str],
+        *,
+        beam: int = 1,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        seed: int | None = None,
+        alpha: float = 0.6,
+    ) -> list[str]:
+        """One reply per message: greedy (default), beam search (beam > 1), or sampling when a temperature,
+        top-p or top-k is given (reproducible with `seed`)."""
+        sampling = temperature is not None or top_p is not None or top_k is not None
+        if sampling and beam > 1:
+            raise UserError("choose either --beam or sampling (--temperature / --top-p), not both")
+        if temperature is not None and temperature <= 0:
+            raise UserError(f"--temperature must be positive, got {temperature}")
+        if top_p is not None and not 0.0 < top_p <= 1.0:
+            raise UserError(f"--top-p must be in (0, 1], got {top_p}")
+        if not sampling:
+            return [n[0].text for n in self.translate(model, texts, beam=beam, alpha=alpha)]
+        model.eval()
+        device = next(model.parameters()).device
+        ids, toks = self.encode_source(texts)
+        src, src_len = pad_batch(ids)
+        hyps = decode.sample(
+            model,
+            src.to(device),
+            src_len.to(device),
+            temperature=temperature or 1.0,
+            top_p=top_p,
+            top_k=top_k,
+            seed=seed,
+            **self.search_limits(),
+        )
+        return [self._translation(h, t).text for h, t in zip(hyps, toks, strict=True)]
+
+    def report(self, model: nn.Module, split: str = "test", file: str | Path | None = None) -> dict:
+        """`attnlab eval` for chat: BLEU, chrF, loss and perplexity on a held-out split, or BLEU/chrF on a
+        file of `question<TAB>answer` lines."""
+        from attnlab.tasks.translation import read_eval_file
+        from attnlab.tasks.translation import report as translation_report
+
+        if file is not None:
+            return translation_report(self, model, read_eval_file(file))
+        if not hasattr(self, "data"):
+            raise UserError(
+                "report() needs the dataset: load the run with its data (load_run(with_data=True))"
+            )
+        enc = self.data[split]
+        result = translation_report(self, model, list(zip(enc.src_text, enc.tgt_text, strict=True)))
+        result.update(self.evaluate(model, split, bleu_sentences=0))
+        result["ppl"] = metrics.perplexity(result["loss"])
+        return result
