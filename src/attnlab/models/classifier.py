@@ -1,0 +1,319 @@
+"""Text classifiers (binary sentiment): one input convention, four architectures.
+
+Every model takes right-padded token ids and their lengths and returns one logit per example
+(P(positive) = sigmoid(logit)); with ``return_attention=True`` it also returns a weight per token
+(B, T), or None for models without attention pooling.
+
+    ids (B, T) int64, pad = 0          lengths (B,) int64, >= 1
+    forward(ids, lengths) -> logits (B,)
+    forward(ids, lengths, return_attention=True) -> (logits (B,), weights (B, T) | None)
+
+Architectures (``model.arch`` in a recipe):
+
+  avg               Embedding (B, T, E) → masked mean over real tokens (B, E) → [Dense + ReLU] → Dense(1)
+                    (seed 004). With ``ngrams`` > 1 each position also contributes hashed bigram (and
+                    trigram) embeddings, i.e. a fastText-style bag of n-grams: (B, T·n, E) pooled the same way.
+  lstm              Embedding → LSTM(hidden) packed over real tokens → last hidden state (B, H) → Dense(1)
+                    (seed 001: vocab 20k, max length 80, embedding 128, LSTM 128, dropout 0.2).
+  bilstm-attention  Embedding (pad masked) → BiLSTM(h) returning states → BiLSTM(h) returning states
+                    S (B, T, 2h) and final states; query q = [h_fwd; h_bwd] (B, 2h);
+                    context, α = AdditiveAttention(units)(q, S, mask)   α: (B, T);
+                    Dense(20, ReLU) → Dropout(0.5) → Dense(1)   (seed 003).
+  transformer       TokenEmbedding·√d + sinusoidal positions → attnlab.nn.TransformerEncoder over
+                    [<cls>; tokens] → pooled (B, d) (the <cls> state, or the masked mean) → Dense(1).
+                    Attention weights: the <cls> row of the last layer, averaged over heads (B, T).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from attnlab.errors import UserError
+from attnlab.nn import AdditiveAttention, SinusoidalPositionalEncoding, TokenEmbedding, padding_mask
+
+# ------------------------------------------------------------------------------------------ configs
+
+
+def _positive(cfg, *names: str) -> None:
+    for name in names:
+        if getattr(cfg, name) <= 0:
+            raise UserError(f"model.{name} must be positive, got {getattr(cfg, name)}")
+
+
+def _dropout(cfg, *names: str) -> None:
+    for name in names:
+        if not 0.0 <= getattr(cfg, name) < 1.0:
+            raise UserError(f"model.{name} must be in [0, 1), got {getattr(cfg, name)}")
+
+
+@dataclass
+class AvgEmbeddingConfig:
+    embed_dim: int = 64
+    hidden: int = 0  # an optional Dense+ReLU layer after pooling (0 = none, as in seed 004)
+    dropout: float = 0.0  # on the pooled vector
+    ngrams: int = 1  # 1 = words only; 2 = + hashed bigrams; 3 = + hashed trigrams (fastText-style)
+    buckets: int = 1 << 20  # hash buckets shared by the bigrams/trigrams
+    pooling: Literal["mean", "sum", "sqrt"] = "mean"  # sqrt: sum / √length
+    binary: bool = False  # count each distinct word / n-gram of a review once
+
+    def validate(self) -> None:
+        _positive(self, "embed_dim", "buckets")
+        _dropout(self, "dropout")
+        if self.hidden < 0 or not 1 <= self.ngrams <= 3:
+            raise UserError(
+                f"model.hidden must be >= 0 and model.ngrams 1, 2 or 3; got {self.hidden}, {self.ngrams}"
+            )
+
+
+@dataclass
+class LSTMConfig:
+    embed_dim: int = 128
+    hidden: int = 128
+    layers: int = 1
+    dropout: float = 0.2  # on the embeddings and on the final state (Keras `dropout=`)
+
+    def validate(self) -> None:
+        _positive(self, "embed_dim", "hidden", "layers")
+        _dropout(self, "dropout")
+
+
+@dataclass
+class BiLSTMAttentionConfig:
+    embed_dim: int = 128
+    hidden: int = 64  # per direction
+    attn_units: int = 64
+    dense: int = 20
+    dropout: float = 0.5
+
+    def validate(self) -> None:
+        _positive(self, "embed_dim", "hidden", "attn_units", "dense")
+        _dropout(self, "dropout")
+
+
+@dataclass
+class TransformerClassifierConfig:
+    d_model: int = 128
+    heads: int = 4
+    layers: int = 2
+    d_ff: int = 256
+    dropout: float = 0.1
+    pooling: Literal["cls", "mean"] = "cls"
+    norm_first: bool = True
+
+    def validate(self) -> None:
+        _positive(self, "d_model", "heads", "layers", "d_ff")
+        _dropout(self, "dropout")
+        if self.d_model % self.heads:
+            raise UserError(f"model.d_model ({self.d_model}) must be divisible by model.heads ({self.heads})")
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
+    """Mean over real positions: x (B, T, D), mask (B, T) bool -> (B, D)."""
+    m = mask.unsqueeze(-1).to(x.dtype)
+    return (x * m).sum(1) / m.sum(1).clamp_min(1.0)
+
+
+_P1, _P2 = 1_000_003, 999_983
+
+
+def hashed_ngrams(ids: Tensor, mask: Tensor, n: int, vocab: int, buckets: int) -> tuple[Tensor, Tensor]:
+    """Word ids (B, T) -> ids of their n-grams, hashed into [vocab, vocab + buckets): (B, T - n + 1) each,
+    with a mask that is True where all n words are real tokens. Deterministic (no Python `hash`)."""
+    h = ids[:, : ids.size(1) - n + 1]
+    ok = mask[:, : ids.size(1) - n + 1]
+    for k in range(1, n):
+        nxt = ids[:, k : ids.size(1) - n + 1 + k]
+        h = (h * (_P1 if k == 1 else _P2) + nxt) % buckets
+        ok = ok & mask[:, k : mask.size(1) - n + 1 + k]
+    return h + vocab, ok  # bigrams and trigrams share the table (different multipliers)
+
+
+def keras_init(embedding: nn.Embedding, *lstms: nn.LSTM) -> None:
+    """Keras' defaults, which the seeds were tuned with: embeddings U(-0.05, 0.05) (pad row 0),
+    Glorot-uniform input weights, orthogonal recurrent weights, zero biases except forget gates = 1."""
+    with torch.no_grad():
+        nn.init.uniform_(embedding.weight, -0.05, 0.05)
+        if embedding.padding_idx is not None:
+            embedding.weight[embedding.padding_idx].zero_()
+        for lstm in lstms:
+            for name, p in lstm.named_parameters():
+                if name.startswith("weight_ih"):
+                    for chunk in p.chunk(4, 0):
+                        nn.init.xavier_uniform_(chunk)
+                elif name.startswith("weight_hh"):
+                    for chunk in p.chunk(4, 0):
+                        nn.init.orthogonal_(chunk)
+                elif name.startswith("bias_ih"):
+                    p.zero_()
+                    p[lstm.hidden_size : 2 * lstm.hidden_size] = 1.0  # gate order i, f, g, o
+                elif name.startswith("bias_hh"):
+                    p.zero_()
+
+
+# ------------------------------------------------------------------------------------------ models
+
+
+class AvgEmbeddingClassifier(nn.Module):
+    """Masked mean (or sum) of word — and optionally hashed n-gram — embeddings, then a small head."""
+
+    def __init__(self, cfg: AvgEmbeddingConfig, vocab_size: int) -> None:
+        super().__init__()
+        self.cfg, self.vocab_size = cfg, vocab_size
+        extra = cfg.buckets if cfg.ngrams > 1 else 0
+        self.embedding = nn.Embedding(vocab_size + extra, cfg.embed_dim, padding_idx=0)
+        nn.init.normal_(self.embedding.weight, std=0.1)
+        with torch.no_grad():
+            self.embedding.weight[0].zero_()
+        layers: list[nn.Module] = [nn.Dropout(cfg.dropout)]
+        width = cfg.embed_dim
+        if cfg.hidden:
+            layers += [nn.Linear(width, cfg.hidden), nn.ReLU(), nn.Dropout(cfg.dropout)]
+            width = cfg.hidden
+        self.head = nn.Sequential(*layers, nn.Linear(width, 1))
+
+    def features(self, ids: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """All feature ids (B, T') and their mask: words, then hashed bigrams / trigrams; with `binary`
+        repeated features of a row are masked out (rows come back sorted by feature id)."""
+        feats, masks = [ids], [mask]
+        for n in range(2, self.cfg.ngrams + 1):
+            if ids.size(1) >= n:
+                h, ok = hashed_ngrams(ids, mask, n, self.vocab_size, self.cfg.buckets)
+                feats.append(h)
+                masks.append(ok)
+        feats, fmask = torch.cat(feats, 1), torch.cat(masks, 1)
+        if self.cfg.binary:
+            feats = feats.masked_fill(~fmask, 0)  # padding -> id 0, sorted first
+            feats, _ = feats.sort(dim=1)
+            fmask = feats != 0
+            fmask[:, 1:] &= feats[:, 1:] != feats[:, :-1]
+        return feats, fmask
+
+    def forward(self, ids: Tensor, lengths: Tensor, return_attention: bool = False):
+        mask = padding_mask(lengths, ids.size(1))
+        feats, fmask = self.features(ids, mask)
+        emb = self.embedding(feats)  # (B, T', E)
+        m = fmask.unsqueeze(-1).to(emb.dtype)
+        summed = (emb * m).sum(1)  # (B, E)
+        count = m.sum(1).clamp_min(1.0)
+        pooled = {"mean": summed / count, "sum": summed, "sqrt": summed / count.sqrt()}[self.cfg.pooling]
+        logits = self.head(pooled).squeeze(-1)
+        return (logits, None) if return_attention else logits
+
+
+class LSTMClassifier(nn.Module):
+    """Embedding → (packed) LSTM → final hidden state of the last layer → Dense(1)."""
+
+    def __init__(self, cfg: LSTMConfig, vocab_size: int) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, cfg.embed_dim, padding_idx=0)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.lstm = nn.LSTM(
+            cfg.embed_dim,
+            cfg.hidden,
+            num_layers=cfg.layers,
+            batch_first=True,
+            dropout=cfg.dropout if cfg.layers > 1 else 0.0,
+        )
+        self.out = nn.Linear(cfg.hidden, 1)
+        keras_init(self.embedding, self.lstm)
+
+    def forward(self, ids: Tensor, lengths: Tensor, return_attention: bool = False):
+        x = self.dropout(self.embedding(ids))  # (B, T, E)
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        _, (h, _) = self.lstm(packed)  # h: (layers, B, H)
+        logits = self.out(self.dropout(h[-1])).squeeze(-1)
+        return (logits, None) if return_attention else logits
+
+
+class BiLSTMAttentionClassifier(nn.Module):
+    """Two BiLSTMs, then additive (Bahdanau) attention pooling queried by the final states (seed 003)."""
+
+    def __init__(self, cfg: BiLSTMAttentionConfig, vocab_size: int) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, cfg.embed_dim, padding_idx=0)
+        self.lstm1 = nn.LSTM(cfg.embed_dim, cfg.hidden, batch_first=True, bidirectional=True)
+        self.lstm2 = nn.LSTM(2 * cfg.hidden, cfg.hidden, batch_first=True, bidirectional=True)
+        self.attention = AdditiveAttention(2 * cfg.hidden, 2 * cfg.hidden, cfg.attn_units)
+        self.dense = nn.Linear(2 * cfg.hidden, cfg.dense)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.out = nn.Linear(cfg.dense, 1)
+        keras_init(self.embedding, self.lstm1, self.lstm2)
+
+    def forward(self, ids: Tensor, lengths: Tensor, return_attention: bool = False):
+        t = ids.size(1)
+        mask = padding_mask(lengths, t)  # (B, T)
+        x = self.embedding(ids)
+        lens = lengths.cpu()
+        packed = pack_padded_sequence(x, lens, batch_first=True, enforce_sorted=False)
+        s1, _ = self.lstm1(packed)  # packed states (B, T, 2h)
+        s2, (h, _) = self.lstm2(s1)
+        states, _ = pad_packed_sequence(s2, batch_first=True, total_length=t)  # (B, T, 2h)
+        query = torch.cat([h[0], h[1]], dim=-1)  # (B, 2h): forward and backward final states
+        context, weights = self.attention(query, states, mask)  # (B, 2h), (B, T)
+        hidden = self.dropout(torch.relu(self.dense(context)))
+        logits = self.out(hidden).squeeze(-1)
+        return (logits, weights) if return_attention else logits
+
+
+class TransformerClassifier(nn.Module):
+    """A Transformer encoder over [<cls>; tokens]; the <cls> state (or the masked mean) feeds Dense(1)."""
+
+    def __init__(self, cfg: TransformerClassifierConfig, vocab_size: int, max_len: int = 512) -> None:
+        from attnlab.nn import TransformerEncoder
+
+        super().__init__()
+        self.cfg = cfg
+        self.embedding = TokenEmbedding(vocab_size, cfg.d_model)
+        self.cls = nn.Parameter(torch.randn(1, 1, cfg.d_model) * 0.02)
+        self.positions = SinusoidalPositionalEncoding(cfg.d_model, max_len + 1, cfg.dropout)
+        self.encoder = TransformerEncoder(
+            cfg.layers, cfg.d_model, cfg.heads, cfg.d_ff, cfg.dropout, norm_first=cfg.norm_first
+        )
+        self.out = nn.Linear(cfg.d_model, 1)
+
+    def forward(self, ids: Tensor, lengths: Tensor, return_attention: bool = False):
+        b, t = ids.shape
+        x = torch.cat([self.cls.expand(b, 1, -1), self.embedding(ids)], dim=1)  # (B, 1 + T, d)
+        x = self.positions(x)
+        mask = padding_mask(lengths + 1, t + 1)  # <cls> is always real
+        if return_attention:
+            x, attentions = self.encoder(x, mask, return_attention=True)
+        else:
+            x = self.encoder(x, mask)
+        pooled = x[:, 0] if self.cfg.pooling == "cls" else masked_mean(x[:, 1:], mask[:, 1:])
+        logits = self.out(pooled).squeeze(-1)
+        if not return_attention:
+            return logits
+        last = attentions[-1]  # (B, H, 1 + T, 1 + T)
+        rows = last[:, :, 0, 1:] if self.cfg.pooling == "cls" else last[:, :, 1:, 1:].mean(2)
+        weights = rows.mean(1) * mask[:, 1:]
+        return logits, weights / weights.sum(-1, keepdim=True).clamp_min(1e-9)
+
+
+ARCHS = {
+    "avg": (AvgEmbeddingConfig, AvgEmbeddingClassifier),
+    "lstm": (LSTMConfig, LSTMClassifier),
+    "bilstm-attention": (BiLSTMAttentionConfig, BiLSTMAttentionClassifier),
+    "transformer": (TransformerClassifierConfig, TransformerClassifier),
+}
+
+
+def build_classifier(arch: str, cfg, vocab_size: int, max_len: int = 512) -> nn.Module:
+    model_cls = ARCHS[arch][1]
+    if model_cls is TransformerClassifier:
+        return model_cls(cfg, vocab_size, max_len)
+    return model_cls(cfg, vocab_size)
+
+
+def input_embedding(model: nn.Module) -> nn.Embedding:
+    """The word-embedding table (for initialising it from word2vec vectors)."""
+    emb = model.embedding
+    return emb.embedding if isinstance(emb, TokenEmbedding) else emb
