@@ -1,0 +1,110 @@
+"""Language-model benchmarks: attnlab's recipes against the targets they are meant to hit.
+
+| recipe | reference | target |
+| --- | --- | --- |
+| lm-shakespeare-char-baby | nanoGPT's CPU "baby" config (README): 4 layers, 4 heads, 128 wide, block 64, batch 12, 2000 iters | val loss <= 1.88 |
+| lm-shakespeare-char-fast | attnlab's own char Transformer for a 5-minute budget | val loss <= 1.75 in 5 min |
+| lm-nietzsche-char-lstm | the seed's Keras char LSTM (window 40, LSTM 128, RMSprop 0.01, batch 128) | val loss <= 1.30 in 15 min |
+
+Each recipe is trained from scratch into `--out/<recipe>` (or, with `--summarize`, runs already trained
+there are only read) and reported as a markdown table: steps, wall time, time per iteration, tokens/s,
+best validation loss (nats/token on the last 10% of the text) and bits per character.
+
+    .venv/bin/python bench/bench_lm.py [--out bench/runs-lm] [--threads 2] [--only baby,fast] [--summarize]
+
+Times depend on the machine and on whatever else runs on it: compare numbers from one machine only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPES = {
+    "baby": ("lm-shakespeare-char-baby", 1.88, None),
+    "fast": ("lm-shakespeare-char-fast", 1.75, 5.0),
+    "lstm": ("lm-nietzsche-char-lstm", 1.30, 15.0),
+}
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def read_run(run: Path) -> dict:
+    summary = json.loads((run / "summary.json").read_text())
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    valid = [r for r in records if r.get("split") == "valid"]
+    best = min(valid, key=lambda r: r["loss"]) if valid else {}
+    return {"summary": summary, "valid": valid, "best": best}
+
+
+def train(name: str, out: Path, threads: int) -> float:
+    from attnlab import runs
+    from attnlab.config import load_recipe
+
+    recipe = load_recipe(REPO / "recipes" / f"{name}.yaml", [f"train.threads={threads}", "train.device=cpu"])
+    if out.exists():
+        shutil.rmtree(out)
+    started = time.perf_counter()
+    runs.train(recipe, out, progress=False)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "runs-lm")
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", 2)))
+    parser.add_argument(
+        "--only", default=",".join(RECIPES), help="comma-separated subset of: baby, fast, lstm"
+    )
+    parser.add_argument("--summarize", action="store_true", help="only read runs already in --out")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    print(
+        f"# attnlab language-model benchmarks\n\n{dt.datetime.now().isoformat(timespec='seconds')} · "
+        f"CPU {cpu_model()} ({os.cpu_count()} logical) · torch {torch.__version__} · "
+        f"{args.threads} torch threads · load average {os.getloadavg()[0]:.1f} at start\n"
+    )
+    rows = []
+    for key in args.only.split(","):
+        name, target, minutes = RECIPES[key.strip()]
+        run = args.out / name
+        wall = None if args.summarize else train(name, run, args.threads)
+        if not (run / "summary.json").is_file():
+            rows.append(f"| {name} | not trained | | | | | | {target} | — |")
+            continue
+        info = read_run(run)
+        s, best = info["summary"], info["best"]
+        ms = 1000 * s["train_seconds"] / max(s["steps"], 1)
+        ok = best.get("loss", 99) <= target and (minutes is None or s["train_seconds"] <= minutes * 60 * 1.02)
+        wall_s = f"{wall:.0f}" if wall is not None else "—"
+        rows.append(
+            f"| {name} | {s['steps']} | {s['train_seconds']:.0f} | {wall_s} | {ms:.0f} | "
+            f"{s['tokens_per_second']:,.0f} | {best.get('loss', float('nan')):.4f} "
+            f"({best.get('bpc', float('nan')):.3f} bpc, step {best.get('step')}) | <= {target}"
+            f"{f' in {minutes:g} min' if minutes else ''} | {'yes' if ok else 'no'} |"
+        )
+    print("| recipe | steps | train s | wall s | ms/iter | tokens/s | best val loss | target | met |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |")
+    print("\n".join(rows))
+    print("\ntrain s: optimisation steps only (the trainer's clock); wall s: including validation and data.")
+
+
+if __name__ == "__main__":
+    main()

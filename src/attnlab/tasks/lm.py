@@ -1,0 +1,498 @@
+"""Language modelling: one text → a token stream → next-token models (n-gram, LSTM, GPT) → loss / ppl / bpc.
+
+Split (nanoGPT's convention): the *last* `valid_fraction` (10%) of the characters is validation, the
+rest training; with `test_fraction` > 0 a test part is cut from the very end, otherwise `test` is the
+validation text (split.json records which).
+
+Training windows of `block_size` tokens, targets shifted by one, every position predicted:
+
+* `sampling: random` (nanoGPT): each step draws `batch_size` random offsets from a generator seeded with
+  (train.seed, global step), so a resumed run sees exactly the batches it would have seen;
+* `sampling: sequential`: windows starting every `stride` tokens (default `block_size`: contiguous,
+  non-overlapping chunks), shuffled once per epoch with (train.seed, epoch).
+
+Evaluation covers a split in consecutive non-overlapping windows (each token predicted once, with 0 to
+block_size-1 tokens of context; the RNN state is reset per window like in training) and reports loss
+(nats/token), perplexity and bits per character (= nats / ln 2 / characters-per-token of that text).
+
+`model.arch: ngram` is the count-based model (attnlab.ngram.NGramLM) on the same split: it is fitted by
+`fit_counts` instead of the trainer (runs.train calls it) and saved as RUN/ngram.json.
+
+Run directory files written here (besides the trainer's): codec.json, split.json (and ngram.json).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from attnlab import metrics
+from attnlab.data.codec import Codec
+from attnlab.data.corpora import load_text
+from attnlab.data.vocab import Vocab
+from attnlab.decode import sample_next
+from attnlab.errors import UserError
+from attnlab.models.lm import GPTConfig, GPTLanguageModel, RNNLMConfig, build_lm
+from attnlab.ngram import SMOOTHINGS, NGramLM
+from attnlab.tasks.base import Batch, Task
+from attnlab.train.checkpoint import atomic_write_json
+
+
+@dataclass
+class LMData:
+    dataset: str = "tinyshakespeare"
+    tokenizer: Literal["char", "word", "subword"] = "char"
+    lowercase: bool = False
+    min_freq: int = 1
+    max_vocab: int | None = None
+    subword_vocab: int = 2000
+    valid_fraction: float = 0.1  # the last 10% of the text (nanoGPT)
+    test_fraction: float = 0.0  # 0: `test` is the validation text
+    limit_chars: int | None = None  # use only the first N characters of the corpus (quick runs, tests)
+    block_size: int = 64  # context window (tokens) of training and of the Transformer
+    sampling: Literal["random", "sequential"] = "random"
+    steps_per_epoch: int | None = None  # random: batches per epoch (default: train tokens / (batch·block))
+    stride: int | None = None  # sequential: window start spacing (default block_size)
+    eval_batch_size: int = 64
+    eval_tokens: int | None = None  # validate on the first N tokens of the split only (faster)
+    segment: Literal["sentence", "line"] = "sentence"  # n-gram: what one <s> … </s> unit is
+
+    def validate(self) -> None:
+        for name in ("min_freq", "subword_vocab", "block_size", "eval_batch_size"):
+            if getattr(self, name) <= 0:
+                raise UserError(f"data.{name} must be positive, got {getattr(self, name)}")
+        for name in ("max_vocab", "limit_chars", "steps_per_epoch", "stride", "eval_tokens"):
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
+                raise UserError(f"data.{name} must be positive or null, got {getattr(self, name)}")
+        if not 0.0 < self.valid_fraction < 1.0 or not 0.0 <= self.test_fraction < 1.0:
+            raise UserError("data.valid_fraction must be in (0, 1) and data.test_fraction in [0, 1)")
+        if self.valid_fraction + self.test_fraction >= 0.9:
+            raise UserError("data.valid_fraction + data.test_fraction leave too little training text")
+
+
+@dataclass
+class NGramConfig:
+    """model.arch: ngram — an `NGramLM` (see attnlab/ngram/model.py for the smoothing methods)."""
+
+    order: int = 3
+    smoothing: Literal[SMOOTHINGS] = "kneser-ney"  # type: ignore[valid-type]
+    k: float = 1.0  # add-k
+    discount: float | None = None  # kneser-ney: fixed D instead of the count-of-counts estimate
+    min_count: int = 1  # rarer words become <unk>
+
+    def validate(self) -> None:
+        try:
+            NGramLM(self.order, self.smoothing, self.k, self.discount, self.min_count)
+        except ValueError as err:
+            raise UserError(f"model: {err}") from None
+
+
+# ------------------------------------------------------------------------------------------ windows
+
+
+def _windows(data: torch.Tensor, starts: np.ndarray, block: int) -> Batch:
+    idx = torch.from_numpy(np.asarray(starts, dtype=np.int64))[:, None] + torch.arange(block + 1)
+    w = data[idx]
+    x, y = w[:, :-1].contiguous(), w[:, 1:].contiguous()
+    return Batch({"x": x, "y": y}, x.numel(), x.numel())
+
+
+class RandomWindows(Sequence):
+    """An epoch of `n` batches of random windows; batch i of epoch e is fixed by (seed, e·n + i)."""
+
+    def __init__(self, data: torch.Tensor, block: int, batch: int, n: int, seed: int, epoch: int):
+        self.data, self.block, self.batch, self.n, self.seed, self.epoch = data, block, batch, n, seed, epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> Batch:
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        rng = np.random.default_rng([self.seed, self.epoch * self.n + i])
+        return _windows(self.data, rng.integers(0, len(self.data) - self.block, size=self.batch), self.block)
+
+
+class SequentialWindows(Sequence):
+    """Windows every `stride` tokens, shuffled per epoch with (seed, epoch), cut into batches."""
+
+    def __init__(self, data: torch.Tensor, block: int, batch: int, stride: int, seed: int, epoch: int):
+        self.data, self.block, self.batch = data, block, batch
+        starts = np.arange(0, len(data) - block, stride)
+        self.starts = starts[np.random.default_rng([seed, epoch]).permutation(len(starts))]
+
+    def __len__(self) -> int:
+        return -(-len(self.starts) // self.batch)
+
+    def __getitem__(self, i: int) -> Batch:
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return _windows(self.data, self.starts[i * self.batch : (i + 1) * self.batch], self.block)
+
+
+def segments(text: str, how: str) -> list[str]:
+    """n-gram units: non-empty lines, or sentences (split after . ! ? with whitespace collapsed)."""
+    if how == "line":
+        return [line.strip() for line in text.splitlines() if line.strip()]
+    return [s for s in re.split(r"(?<=[.!?])\s+", " ".join(text.split())) if s]
+
+
+# ------------------------------------------------------------------------------------------ task
+
+
+class LanguageModelTask(Task):
+    name = "lm"
+    DataConfig = LMData
+    MODELS = {"transformer": GPTConfig, "lstm": RNNLMConfig, "ngram": NGramConfig}
+    default_arch = "transformer"
+    higher_is_better = {"loss": False, "ppl": False, "bpc": False}
+
+    def __init__(self, recipe, run_dir: Path):
+        super().__init__(recipe, run_dir)
+        # runs.train() / load_run() look for this: count-based models skip the gradient trainer.
+        self.fit_counts = self._fit_counts if recipe.arch == "ngram" else None
+
+    @property
+    def codec_path(self) -> Path:
+        return self.run_dir / "codec.json"
+
+    @property
+    def model_path(self) -> Path:
+        return self.run_dir / "ngram.json"
+
+    # ---------------------------------------------------------------------------------------- data
+
+    def load_codecs(self) -> None:
+        self.codec = Codec.load(self.codec_path)
+
+    def _split_text(self) -> dict[str, str]:
+        d = self.recipe.data
+        text = load_text(d.dataset)
+        if d.limit_chars is not None:
+            text = text[: d.limit_chars]
+        n = len(text)
+        test_at = n - int(n * d.test_fraction)
+        valid_at = test_at - int(n * d.valid_fraction)
+        parts = {"train": text[:valid_at], "valid": text[valid_at:test_at]}
+        parts["test"] = text[test_at:] if d.test_fraction > 0 else parts["valid"]
+        self.split_record = {
+            "dataset": d.dataset,
+            "characters": n,
+            "convention": "contiguous: train = the first part, valid = the last valid_fraction of the text",
+            "train": [0, valid_at],
+            "valid": [valid_at, test_at],
+            "test": [test_at, n] if d.test_fraction > 0 else "same as valid (data.test_fraction = 0)",
+        }
+        return parts
+
+    def _build_codec(self, train_text: str) -> Codec:
+        d = self.recipe.data
+        if self.recipe.arch == "ngram":
+            texts = segments(train_text, d.segment)
+        elif d.tokenizer == "subword":
+            texts = train_text.splitlines()
+        else:
+            texts = [train_text]
+        kind = "word" if d.tokenizer == "subword" and self.recipe.arch == "ngram" else d.tokenizer
+        return Codec.build(texts, kind=kind, lowercase=d.lowercase, min_freq=d.min_freq, max_size=d.max_vocab,
+                           subword_vocab=d.subword_vocab)  # fmt: skip
+
+    def encode_text(self, text: str) -> torch.Tensor:
+        """The whole text as one id stream (subword: whitespace, newlines included, become single spaces)."""
+        return torch.tensor(self.codec.encode(text), dtype=torch.long)
+
+    def prepare(self, *, write: bool = True) -> None:
+        self.texts = self._split_text()
+        if self.codec_path.exists():
+            self.load_codecs()
+        else:
+            self.codec = self._build_codec(self.texts["train"])
+            if write:
+                self.codec.save(self.codec_path)
+        if write:
+            atomic_write_json(self.run_dir / "split.json", self.split_record)
+        if self.recipe.arch == "ngram":
+            self.sentences = {k: self._sentences(v) for k, v in self.texts.items()}
+            return
+        self.ids = {k: self.encode_text(v) for k, v in self.texts.items()}
+        block = self.recipe.data.block_size
+        if len(self.ids["train"]) <= block + 1:
+            raise UserError(f"the training text has {len(self.ids['train'])} tokens, not more than "
+                            f"data.block_size={block}; use more text or a smaller block_size")  # fmt: skip
+
+    def _sentences(self, text: str) -> list[list[str]]:
+        return [t for t in (self.codec.tokens(s) for s in segments(text, self.recipe.data.segment)) if t]
+
+    def train_batches(self, epoch: int) -> Sequence[Batch]:
+        d, t = self.recipe.data, self.recipe.train
+        data = self.ids["train"]
+        if d.sampling == "random":
+            n = d.steps_per_epoch or max(1, len(data) // (t.batch_size * d.block_size))
+            return RandomWindows(data, d.block_size, t.batch_size, n, t.seed, epoch)
+        return SequentialWindows(data, d.block_size, t.batch_size, d.stride or d.block_size, t.seed, epoch)
+
+    # ---------------------------------------------------------------------------------------- model
+
+    def build_model(self) -> nn.Module:
+        if self.recipe.arch == "ngram":
+            return NGramLM.load(self.model_path)
+        return build_lm(
+            self.recipe.arch, self.recipe.model, len(self.codec.vocab), self.recipe.data.block_size
+        )
+
+    def model_dim(self) -> int:
+        return getattr(self.recipe.model, "d_model", getattr(self.recipe.model, "hidden", 128))
+
+    # ---------------------------------------------------------------------------------------- loss
+
+    def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+        logits, _ = model(batch["x"])
+        return F.cross_entropy(logits.flatten(0, 1).float(), batch["y"].flatten(), reduction="sum",
+                               label_smoothing=self.recipe.train.label_smoothing)  # fmt: skip
+
+    @torch.no_grad()
+    def nats(self, model: nn.Module, ids: torch.Tensor) -> tuple[float, int]:
+        """Summed negative log-likelihood of ids[1:] in consecutive block_size windows, and the count."""
+        model.eval()
+        device = next(model.parameters()).device
+        block, bs = self.recipe.data.block_size, self.recipe.data.eval_batch_size
+        n = len(ids)
+        full = (n - 1) // block
+        groups = [np.arange(i, min(i + bs, full)) * block for i in range(0, full, bs)]
+        total, count = 0.0, 0
+        chunks = [(g, block) for g in groups]
+        tail = (n - 1) - full * block
+        if tail > 0:
+            chunks.append((np.array([full * block]), tail))
+        for starts, length in chunks:
+            b = _windows(ids, starts, length).to(device)
+            logits, _ = model(b["x"])
+            total += float(F.cross_entropy(logits.flatten(0, 1).float(), b["y"].flatten(), reduction="sum"))
+            count += b.units
+        return total, count
+
+    def _lm_metrics(self, nats: float, tokens: int, chars_per_token: float) -> dict:
+        loss = nats / max(tokens, 1)
+        return {"loss": loss, "ppl": metrics.perplexity(loss), "bpc": loss / math.log(2) / chars_per_token}
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, split: str = "valid") -> dict:
+        ids = self.ids[split]
+        limit = self.recipe.data.eval_tokens
+        if limit is not None:
+            ids = ids[: limit + 1]
+        nats, count = self.nats(model, ids)
+        return self._lm_metrics(nats, count, len(self.texts[split]) / len(self.ids[split]))
+
+    # ---------------------------------------------------------------------------------------- n-gram
+
+    def _fit_counts(self, *, resume: bool = False):
+        """`attnlab train` for arch ngram: count, save RUN/ngram.json, validate, write summary.json."""
+        from attnlab.config import save_recipe
+        from attnlab.train.trainer import TrainResult, TrainState
+
+        if resume:
+            raise UserError("n-gram models are counted in one pass; there is nothing to --resume")
+        if self.model_path.exists():
+            raise UserError(f"{self.run_dir} already holds a trained n-gram model; use --out NEW_DIR")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        save_recipe(self.recipe, self.run_dir / "config.yaml")
+        started = time.perf_counter()
+        self.prepare(write=True)
+        m = self.recipe.model
+        lm = NGramLM(m.order, m.smoothing, m.k, m.discount, m.min_count).fit(self.sentences["train"])
+        lm.save(self.model_path)
+        seconds = time.perf_counter() - started
+        valid = None if m.smoothing == "stupid-backoff" else self.report(lm, split="valid")
+        tokens = sum(len(s) + 1 for s in self.sentences["train"])
+        atomic_write_json(self.run_dir / "summary.json", {
+            "stopped": "done", "steps": 0, "epochs_completed": 1, "train_seconds": round(seconds, 1),
+            "tokens_per_second": round(tokens / max(seconds, 1e-9), 1), "train_tokens": tokens,
+            "vocab": len(lm.vocab), "best": valid and valid["ppl"], "best_step": 0, "metric": "ppl",
+            "valid": valid, "device": "cpu", "world_size": 1, "threads": 1,
+        })  # fmt: skip
+        state = TrainState(step=0, epoch=1, tokens=tokens, train_seconds=seconds,
+                           best=valid and valid["ppl"], best_step=0)  # fmt: skip
+        return TrainResult(self.run_dir, state, "fitted", tokens / max(seconds, 1e-9))
+
+    def load_counts(self) -> tuple[NGramLM, Path]:
+        return NGramLM.load(self.model_path), self.model_path
+
+    # ---------------------------------------------------------------------------------------- use
+
+    def _read_file(self, file) -> str:
+        try:
+            text = Path(file).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise UserError(f"--file {file} is not UTF-8 text") from None
+        if not text.strip():
+            raise UserError(f"--file {file} is empty")
+        return text
+
+    def report(self, model, *, split: str = "test", file=None) -> dict:
+        """Loss, perplexity and bits per character of `split` (or of a plain-text `file`)."""
+        text = self._read_file(file) if file is not None else self.texts[split]
+        if isinstance(model, NGramLM):
+            sents = self._sentences(text)
+            if not sents:
+                raise UserError("no tokens to evaluate")
+            if model.smoothing == "stupid-backoff":
+                raise UserError("stupid-backoff scores are not probabilities: it has no perplexity")
+            rep = model.evaluate(sents)
+            chars = sum(len(s) for s in segments(text, self.recipe.data.segment))
+            loss = -rep.log_prob / rep.n_tokens
+            return {"loss": loss, "ppl": rep.perplexity, "bpc": -rep.log_prob / math.log(2) / max(chars, 1),
+                    "log_prob": rep.log_prob, "tokens": rep.n_tokens, "oov": rep.n_oov, "zero_prob": rep.n_zero,
+                    "sentences": len(sents), "order": model.order, "smoothing": model.smoothing}  # fmt: skip
+        ids = self.encode_text(text) if file is not None else self.ids[split]
+        if len(ids) < 2:
+            raise UserError("the text has fewer than 2 tokens: nothing to predict")
+        nats, count = self.nats(model, ids)
+        return {**self._lm_metrics(nats, count, len(text) / len(ids)), "tokens": count, "characters": len(text),
+                "tokenizer": self.recipe.data.tokenizer}  # fmt: skip
+
+    def _start_ids(self, prompt: str) -> list[int]:
+        ids = self.codec.encode(prompt) if prompt else []
+        if prompt and not ids:
+            raise UserError(f"the prompt {prompt[:60]!r} has no tokens after normalisation")
+        if ids and all(i == Vocab.UNK for i in ids):
+            raise UserError(f"none of the prompt's tokens ({prompt[:60]!r}) are in the model's vocabulary")
+        if not ids:
+            if self.recipe.data.tokenizer != "char":
+                raise UserError("give a --prompt: only character models can start from nothing")
+            if "\n" not in self.codec.vocab:
+                raise UserError("this model never saw a newline; give a --prompt to start from")
+            ids = [self.codec.vocab.token_to_id("\n")]
+        return ids
+
+    def prompt_limit_note(self, model, prompt: str) -> str | None:
+        """A message when the prompt is longer than the Transformer's context (it is truncated)."""
+        ctx = getattr(model, "context", None)
+        n = len(self.codec.encode(prompt)) if prompt else 0
+        if ctx is not None and n > ctx:
+            return f"note: the prompt has {n} tokens; only its last {ctx} (the model's context) are used"
+        return None
+
+    @torch.no_grad()
+    def generate(self, model, prompt: str = "", *, length: int = 200, temperature: float = 1.0,
+                 top_k: int | None = None, top_p: float | None = None, seed: int | None = None) -> str:  # fmt: skip
+        """Continue `prompt` by `length` tokens; returns the continuation only (detokenised).
+
+        Transformer: the prompt fills the KV cache once, then one token per step; when the window of
+        block_size tokens is full it slides: the cache is rebuilt from the last block_size/2 tokens.
+        Prompts longer than block_size keep their last block_size tokens. LSTM: the state is carried.
+        """
+        if temperature < 0:
+            raise UserError(f"--temperature must be >= 0 (0 = greedy), got {temperature}")
+        if length < 0:
+            raise UserError(f"--length must be >= 0, got {length}")
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+
+        def pick(logits: torch.Tensor) -> int:
+            if temperature == 0:
+                return int(logits.argmax(-1))
+            return int(sample_next(logits[None], temperature=temperature, top_k=top_k, top_p=top_p,
+                                   generator=gen)[0])  # fmt: skip
+
+        if isinstance(model, NGramLM):
+            return self._generate_ngram(model, prompt, length, pick)
+        model.eval()
+        device = next(model.parameters()).device
+        ids = self._start_ids(prompt)
+        ctx = getattr(model, "context", None)
+        if ctx is not None:
+            ids = ids[-ctx:]
+        history = list(ids)
+        state = model.init_state() if isinstance(model, GPTLanguageModel) else None
+        logits, state = model(torch.tensor([ids], device=device), state)
+        out: list[int] = []
+        for _ in range(length):
+            last = logits[0, -1].float().cpu()
+            last[: len(Vocab.SPECIALS)] = -math.inf  # never emit <pad> <unk> <bos> <eos>
+            nxt = pick(last)
+            out.append(nxt)
+            history.append(nxt)
+            if ctx is not None and state[0].length + 1 > ctx:  # window full: slide
+                keep = history[-max(1, ctx // 2) :]
+                logits, state = model(torch.tensor([keep], device=device), model.init_state())
+            else:
+                logits, state = model(torch.tensor([[nxt]], device=device), state)
+        return self.codec.decode(out)
+
+    def _generate_ngram(self, lm: NGramLM, prompt: str, length: int, pick) -> str:
+        """Sample from P(· | last n-1 tokens) with the same sampler; </s> starts a new sentence."""
+        from attnlab.ngram.counts import BOS_ID, EOS_ID, UNK_ID
+
+        tokens = self.codec.tokens(prompt) if prompt else []
+        if tokens and all(lm.vocab.id(t) == UNK_ID for t in tokens):
+            raise UserError(f"none of the prompt's tokens ({prompt[:60]!r}) are in the model's vocabulary")
+        n_ctx = lm.order - 1
+        ctx = ["<s>"] * n_ctx + tokens
+        words: list[list[str]] = [[]]
+        produced = 0
+        while produced < length:
+            p = torch.from_numpy(lm.next_distribution(ctx[len(ctx) - n_ctx :] if n_ctx else []))
+            logits = torch.log(p.float().clamp_min(0))
+            logits[[BOS_ID, UNK_ID]] = -math.inf
+            nxt = pick(logits)
+            produced += 1
+            if nxt == EOS_ID:
+                words.append([])
+                ctx = ["<s>"] * n_ctx
+                continue
+            words[-1].append(lm.vocab[nxt])
+            ctx.append(lm.vocab[nxt])
+        sep = "\n" if self.recipe.data.segment == "line" else " "
+        return sep.join(self.codec.tokenizer.detokenize(w) for w in words if w)
+
+    @torch.no_grad()
+    def score(self, model, text: str) -> tuple[list[tuple[str, str, float]], float]:
+        """Chain-rule factors (token, context shown, probability) of `text` and its total log-probability."""
+        if not text.strip():
+            raise UserError("give a non-empty sentence to score")
+        if isinstance(model, NGramLM):
+            tokens = self.codec.tokens(text)
+            res = model.score_sentence(tokens)
+            return [(f.word, " ".join(f.context), f.prob) for f in res.factors], res.log_prob
+        ids = self._start_ids("") if self.recipe.data.tokenizer == "char" and "\n" in self.codec.vocab else []
+        body = self.codec.encode(text)
+        if all(i == Vocab.UNK for i in body):
+            raise UserError(f"none of the tokens of {text[:60]!r} are in the model's vocabulary")
+        ids = ids + body
+        if len(ids) < 2:
+            raise UserError("give at least two tokens to score (the first one is the context)")
+        ctx = getattr(model, "context", None)
+        if ctx is not None and len(ids) > ctx:
+            raise UserError(f"the text has {len(ids)} tokens, more than the model's context of {ctx}; "
+                            "score a shorter text")  # fmt: skip
+        model.eval()
+        logits, _ = model(torch.tensor([ids], device=next(model.parameters()).device))
+        logp = F.log_softmax(logits[0, :-1].float(), -1).gather(1, torch.tensor(ids[1:])[:, None])[:, 0]
+        toks = [self.codec.vocab.id_to_token(i) for i in ids]
+        show = (lambda t: repr(t)[1:-1]) if self.recipe.data.tokenizer == "char" else str
+        joiner = "" if self.recipe.data.tokenizer == "char" else " "
+        factors = [(show(toks[i + 1]), joiner.join(show(t) for t in toks[max(0, i - 7) : i + 1]),
+                    math.exp(float(lp))) for i, lp in enumerate(logp)]  # fmt: skip
+        return factors, float(logp.sum())
+
+
+def describe_model(model) -> str:
+    if isinstance(model, NGramLM):
+        return repr(model)
+    n = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+    return f"{type(model).__name__} ({n / 1e6:.2f}M parameters)"
+
+
+def warn(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
