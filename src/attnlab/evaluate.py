@@ -9,8 +9,9 @@ from attnlab.runs import load_run
 from attnlab.train.checkpoint import atomic_write_json
 
 
-def evaluate_run(run: str | Path, *, split: str = "test", file: Path | None = None, by_length: bool = False,
-                 beam: int = 1) -> dict:
+def evaluate_run(
+    run: str | Path, *, split: str = "test", file: Path | None = None, by_length: bool = False, beam: int = 1
+) -> dict:
     if split not in ("test", "valid"):
         raise UserError(f"--split must be test or valid, got {split!r}")
     if file is not None and not Path(file).is_file():
@@ -31,6 +32,11 @@ def evaluate_run(run: str | Path, *, split: str = "test", file: Path | None = No
     else:
         result = task.report(model, split=split, file=file)
     name = f"eval-{Path(file).stem if file else split}.json"
-    result = {"run": str(loaded.path), "checkpoint": loaded.checkpoint.name, "split": str(file or split), **result}
+    result = {
+        "run": str(loaded.path),
+        "checkpoint": loaded.checkpoint.name,
+        "split": str(file or split),
+        **result,
+    }
     atomic_write_json(loaded.path / name, result)
     return result

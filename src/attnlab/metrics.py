@@ -63,7 +63,10 @@ def length_buckets(lengths: Sequence[int], edges: Sequence[int] = (5, 10, 15, 20
 
 
 def bleu_by_length(
-    hypotheses: Sequence[str], references: Sequence[str], src_lengths: Sequence[int], edges: Sequence[int] = (5, 10, 15, 20, 30)
+    hypotheses: Sequence[str],
+    references: Sequence[str],
+    src_lengths: Sequence[int],
+    edges: Sequence[int] = (5, 10, 15, 20, 30),
 ) -> list[dict]:
     """Corpus BLEU within each source-length bucket: [{bucket, sentences, bleu, chrf}]."""
     groups: dict[str, list[int]] = {}

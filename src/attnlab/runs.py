@@ -1,9 +1,9 @@
 """A run directory: the resolved recipe, the codecs, metrics and checkpoints of one training.
 
-    runs/<name>/config.yaml         the resolved recipe (what `--set` produced), used to rebuild the model
-    runs/<name>/metrics.jsonl       one JSON object per logged step / validation
-    runs/<name>/checkpoints/        see train/checkpoint.py
-    runs/<name>/eval-*.json         results of `attnlab eval`
+runs/<name>/config.yaml         the resolved recipe (what `--set` produced), used to rebuild the model
+runs/<name>/metrics.jsonl       one JSON object per logged step / validation
+runs/<name>/checkpoints/        see train/checkpoint.py
+runs/<name>/eval-*.json         results of `attnlab eval`
 """
 
 from __future__ import annotations
@@ -35,9 +35,13 @@ def default_run_dir(recipe: Recipe) -> Path:
 def check_run_dir(path: str | Path) -> Path:
     path = Path(path)
     if not path.is_dir():
-        raise UserError(f"run directory {path} does not exist; train one with `attnlab train RECIPE --out {path}`")
+        raise UserError(
+            f"run directory {path} does not exist; train one with `attnlab train RECIPE --out {path}`"
+        )
     if not (path / "config.yaml").is_file():
-        raise UserError(f"{path} is not an attnlab run directory (no config.yaml); pass the --out of a training")
+        raise UserError(
+            f"{path} is not an attnlab run directory (no config.yaml); pass the --out of a training"
+        )
     return path
 
 
@@ -58,6 +62,9 @@ def load_run(path: str | Path, *, which: str = "best", with_data: bool = False, 
         task.prepare(write=False)
     else:
         task.load_codecs()
+    if getattr(task, "fit_counts", None):  # count-based (n-gram): its model file stands in for a checkpoint
+        model, counts_file = task.load_counts()
+        return Run(path, recipe, task, model, counts_file)
     model = task.build_model()
     ckpt = load_checkpoint(path, which, trainer_state=False)
     load_weights(model, ckpt.model, ckpt.path)
@@ -92,11 +99,16 @@ def train(
     if resume and not has_ckpt and resume_from is None:
         raise UserError(f"--resume: {run_dir} has no checkpoint to resume from; train without --resume first")
     if not resume and has_ckpt:
-        raise UserError(f"{run_dir} already holds a trained run; pass --resume to continue it or --out NEW_DIR")
+        raise UserError(
+            f"{run_dir} already holds a trained run; pass --resume to continue it or --out NEW_DIR"
+        )
     if resume and (run_dir / "config.yaml").is_file():
         saved = load_recipe_of(run_dir).to_dict()
         for section in ("task", "data", "model"):
             _same(saved, recipe.to_dict(), section)
+    counting = get_task(recipe.task)(recipe, run_dir)
+    if getattr(counting, "fit_counts", None):  # count-based models (n-grams) are fitted, not trained
+        return counting.fit_counts(resume=resume)
     device = resolve_device(recipe.train.device)
     dist = DistContext.from_env(device)
     try:
@@ -121,12 +133,22 @@ def train(
             from attnlab.train.checkpoint import atomic_write_json
 
             st = result.state
-            atomic_write_json(run_dir / "summary.json", {
-                "stopped": result.stopped, "steps": st.step, "epochs_completed": st.epoch,
-                "train_seconds": round(st.train_seconds, 1), "tokens_per_second": round(result.tokens_per_second, 1),
-                "best": st.best, "best_step": st.best_step, "metric": recipe.train.metric,
-                "device": str(device), "world_size": dist.world_size, "threads": torch.get_num_threads(),
-            })
+            atomic_write_json(
+                run_dir / "summary.json",
+                {
+                    "stopped": result.stopped,
+                    "steps": st.step,
+                    "epochs_completed": st.epoch,
+                    "train_seconds": round(st.train_seconds, 1),
+                    "tokens_per_second": round(result.tokens_per_second, 1),
+                    "best": st.best,
+                    "best_step": st.best_step,
+                    "metric": recipe.train.metric,
+                    "device": str(device),
+                    "world_size": dist.world_size,
+                    "threads": torch.get_num_threads(),
+                },
+            )
         return result
     finally:
         dist.close()

@@ -19,7 +19,12 @@ def cli(data_root, tmp_path):
         full_env.update(env or {})
         return subprocess.run(
             [sys.executable, "-m", "attnlab", *map(str, args)],
-            input=input, capture_output=True, text=True, timeout=timeout, cwd=tmp_path, env=full_env,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=tmp_path,
+            env=full_env,
         )
 
     return run

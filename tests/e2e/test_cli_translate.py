@@ -8,9 +8,20 @@ from tests.e2e.conftest import REPO, assert_user_error
 
 RECIPE = REPO / "recipes" / "translate-spa-eng-bahdanau.yaml"
 TINY = [
-    "--set", "data.limit=1500", "--set", "model.hidden=32", "--set", "model.embed_dim=16",
-    "--set", "train.batch_size=32", "--set", "train.max_steps=25", "--set", "train.eval_every=25",
-    "--set", "data.valid_bleu_sentences=20",
+    "--set",
+    "data.limit=1500",
+    "--set",
+    "model.hidden=32",
+    "--set",
+    "model.embed_dim=16",
+    "--set",
+    "train.batch_size=32",
+    "--set",
+    "train.max_steps=25",
+    "--set",
+    "train.eval_every=25",
+    "--set",
+    "data.valid_bleu_sentences=20",
 ]
 
 
@@ -22,14 +33,26 @@ def trained(tmp_path_factory, data_root):
 
     run = tmp_path_factory.mktemp("e2e") / "run"
     env = {**os.environ, "ATTNLAB_DATA": str(data_root), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "attnlab", "train", str(RECIPE), "--out", str(run), *TINY],
-                          capture_output=True, text=True, timeout=300, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "attnlab", "train", str(RECIPE), "--out", str(run), *TINY],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return run
 
 
 def test_train_writes_a_complete_run(trained):
-    for name in ("config.yaml", "codec-src.json", "codec-tgt.json", "split.json", "metrics.jsonl", "summary.json"):
+    for name in (
+        "config.yaml",
+        "codec-src.json",
+        "codec-tgt.json",
+        "split.json",
+        "metrics.jsonl",
+        "summary.json",
+    ):
         assert (trained / name).is_file(), name
     summary = json.loads((trained / "summary.json").read_text())
     assert summary["steps"] == 25 and summary["stopped"] == "max-steps"
@@ -87,8 +110,13 @@ def test_user_mistakes_are_one_line_exit_2(cli, trained, args, fragment):
 
 
 def test_missing_dataset_says_how_to_get_it(cli, tmp_path):
-    proc = cli("train", RECIPE, "--out", tmp_path / "r", env={"ATTNLAB_DATA": str(tmp_path / "empty"),
-                                                               "ATTNLAB_CACHE": str(tmp_path / "cache")})
+    proc = cli(
+        "train",
+        RECIPE,
+        "--out",
+        tmp_path / "r",
+        env={"ATTNLAB_DATA": str(tmp_path / "empty"), "ATTNLAB_CACHE": str(tmp_path / "cache")},
+    )
     assert_user_error(proc, "attnlab data fetch spa-eng")
 
 

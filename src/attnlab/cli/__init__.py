@@ -55,8 +55,8 @@ def _register() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    _register()
     """Entry point: user mistakes become one line on stderr and exit code 2."""
+    _register()
 
     def err_line(text: str) -> None:  # plain print: rich would wrap a long message over several lines
         print(text, file=sys.stderr, flush=True)

@@ -37,9 +37,15 @@ class Codec:
     ) -> Codec:
         """Fit a tokenizer (subword only) and a vocabulary on training texts."""
         if kind == "subword":
-            tok = SubwordTokenizer.train(texts, vocab_size=subword_vocab, model=subword_model, lowercase=lowercase)
+            tok = SubwordTokenizer.train(
+                texts, vocab_size=subword_vocab, model=subword_model, lowercase=lowercase
+            )
             return cls(tok, Vocab.from_tokens(tok.vocab_tokens()))
-        tok = WordTokenizer(lowercase=lowercase, strip_accents=strip_accents) if kind == "word" else CharTokenizer(lowercase)
+        tok = (
+            WordTokenizer(lowercase=lowercase, strip_accents=strip_accents)
+            if kind == "word"
+            else CharTokenizer(lowercase)
+        )
         return cls(tok, Vocab.build((tok.tokenize(t) for t in texts), min_freq=min_freq, max_size=max_size))
 
     def tokens(self, text: str) -> list[str]:

@@ -68,7 +68,9 @@ class RNNSeq2Seq(nn.Module):
         self.src_embed = nn.Embedding(src_vocab, e, padding_idx=0)
         self.tgt_embed = nn.Embedding(tgt_vocab, e, padding_idx=0)
         layer_dropout = cfg.dropout if cfg.layers > 1 else 0.0
-        self.encoder = rnn(e, h, cfg.layers, batch_first=True, bidirectional=cfg.bidirectional, dropout=layer_dropout)
+        self.encoder = rnn(
+            e, h, cfg.layers, batch_first=True, bidirectional=cfg.bidirectional, dropout=layer_dropout
+        )
         # tanh(W [h_fwd; h_bwd]) maps the two directions' final states to the decoder's size (seed 002).
         self.bridge = nn.Linear(self.enc_dim, h) if cfg.bidirectional else None
         self.kind = cfg.attention.split("-")[0]  # none | bahdanau | luong
@@ -80,7 +82,9 @@ class RNNSeq2Seq(nn.Module):
         elif self.kind == "luong":
             score = cfg.attention.split("-")[1]
             if score == "dot" and self.enc_dim != h:
-                raise ValueError("luong-dot needs equal encoder and decoder sizes; use luong-general with a BiRNN")
+                raise ValueError(
+                    "luong-dot needs equal encoder and decoder sizes; use luong-general with a BiRNN"
+                )
             self.attention = LuongAttention(h, self.enc_dim, score=score, units=units)
             self.combine = nn.Linear(self.enc_dim + h, h, bias=False)  # W_c of h̃ = tanh(W_c [c; s])
         else:
@@ -172,7 +176,9 @@ class RNNSeq2Seq(nn.Module):
         state = self.start(src, src_len)
         emb = self.dropout(self.tgt_embed(tgt_in))  # (B, T, E)
         tf = self.cfg.teacher_forcing if self.training else 1.0
-        parallel = tf >= 1.0 and (self.kind == "none" or (self.kind == "luong" and not self.cfg.input_feeding))
+        parallel = tf >= 1.0 and (
+            self.kind == "none" or (self.kind == "luong" and not self.cfg.input_feeding)
+        )
         if parallel:
             return self._forward_parallel(emb, state)
         feats, attn = [], []

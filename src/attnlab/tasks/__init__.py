@@ -8,6 +8,10 @@ from attnlab.errors import UserError
 
 _TASKS = {
     "translation": "attnlab.tasks.translation:TranslationTask",
+    "classification": "attnlab.tasks.classification:ClassificationTask",
+    "lm": "attnlab.tasks.lm:LanguageModelTask",
+    "chat": "attnlab.tasks.chat:ChatTask",
+    "classic": "attnlab.tasks.classic:ClassicTask",
 }
 
 

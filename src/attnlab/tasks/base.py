@@ -41,7 +41,9 @@ class Batch:
         """Rows rank, rank+W, ... of every tensor: a rank's share of the global batch."""
         if world_size == 1:
             return self
-        return Batch({k: v[rank::world_size] for k, v in self.tensors.items()}, self.units, self.tokens, self.extra)
+        return Batch(
+            {k: v[rank::world_size] for k, v in self.tensors.items()}, self.units, self.tokens, self.extra
+        )
 
 
 class Task:
