@@ -1,6 +1,7 @@
 """End to end through the real command: train a tiny spa-eng model, translate, plot, evaluate, and misuse."""
 
 import json
+import re
 
 import pytest
 
@@ -85,6 +86,23 @@ def test_plot_and_eval(cli, trained, tmp_path):
     result = json.loads((trained / "eval-test.json").read_text())
     assert result["sentences"] > 50 and 0 <= result["bleu"] <= 100 and result["by_length"]
     assert sum(b["sentences"] for b in result["by_length"]) == result["sentences"]
+
+
+def test_plot_attention_html_view_and_bertviz_export(cli, trained, tmp_path):
+    """`-o view.html` writes the offline view; `--export-attention` the bertviz-layout JSON of the same map."""
+    view, exported = tmp_path / "view.html", tmp_path / "att.json"
+    proc = cli("plot", "attention", trained, "esta es mi vida.", "-o", view, "--export-attention", exported)
+    assert proc.returncode == 0, proc.stderr
+    page = view.read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html>") and "esta" in page
+    # self-contained: nothing loaded from a network (the SVG namespace URI is a name, not a fetch)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page) and "@import" not in page
+    layout = json.loads(exported.read_text(encoding="utf-8"))
+    (layer,) = layout["cross_attention"]  # an RNN: one layer, one head, shaped (1, 1, T_out, S)
+    (batch,) = layer
+    (head,) = batch
+    assert len(head) == len(layout["decoder_tokens"]) and len(head[0]) == len(layout["encoder_tokens"])
+    assert all(abs(sum(row) - 1.0) < 1e-4 for row in head)
 
 
 @pytest.mark.parametrize(
