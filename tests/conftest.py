@@ -1,6 +1,8 @@
 """Shared fixtures. Tests read small slices of the real datasets or tiny fixtures written here."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,3 +31,23 @@ def data_root() -> Path:
 def _deterministic():
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture
+def cli(data_root, tmp_path):
+    """Run `python -m attnlab ARGS` with the shared data and one torch thread; returns CompletedProcess."""
+
+    def run(*args, input=None, timeout=300, env=None):
+        full_env = {**os.environ, "ATTNLAB_DATA": str(data_root), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+        full_env.update(env or {})
+        return subprocess.run(
+            [sys.executable, "-m", "attnlab", *map(str, args)],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=tmp_path,
+            env=full_env,
+        )
+
+    return run

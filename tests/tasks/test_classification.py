@@ -163,6 +163,29 @@ def test_classify_rank_plot_and_report_file(trained, tmp_path):
     )
 
 
+@pytest.mark.parametrize("arch", ["bilstm-attention", "transformer"])
+def test_explain_pooling_and_encoder_maps(trained, arch):
+    """The explorer's classification view: the label `classify` gives, one pooling weight per token (a
+    distribution), and for the Transformer every layer's self-attention over [<cls>; tokens]."""
+    from attnlab.serve.explain import check_explained
+
+    loaded = runs.load_run(trained(arch))
+    text = "A slow start, but a superb ending and a wonderful cast."
+    data = check_explained(loaded.task.explain(loaded.model, text))
+    pred = loaded.task.classify(loaded.model, [text])[0]
+    assert data["result"]["label"] == pred.label and data["result"]["tokens"] == pred.tokens
+    maps = {m["name"]: m for m in data["attention"]}
+    pooling = maps["pooling"]["layers"][0][0][0]
+    assert len(pooling) == len(pred.tokens) and abs(sum(pooling) - 1) < 1e-3
+    if arch == "transformer":
+        enc = maps["encoder"]
+        assert enc["k_tokens"] == ["<cls>", *pred.tokens] and len(enc["layers"]) == loaded.recipe.model.layers
+    else:
+        assert "encoder" not in maps
+    with pytest.raises(UserError, match="unknown option"):
+        loaded.task.explain(loaded.model, text, beam=3)
+
+
 def test_non_attention_model_cannot_plot(trained, tmp_path):
     loaded = runs.load_run(trained("avg"))
     with pytest.raises(UserError, match="no attention"):

@@ -215,3 +215,23 @@ def test_ngram_task_scores_and_generates(tmp_path, data_root):
     assert rep["ppl"] == pytest.approx(math.exp(rep["loss"]))
     text = task.generate(lm, "", length=30, seed=1)
     assert text and text == task.generate(lm, "", length=30, seed=1)
+
+
+def test_explain_gives_a_causal_map_that_matches_the_cached_generation(tmp_path, data_root):
+    """The explorer's LM view: a seeded continuation (the same as `generate`) and per-layer maps that are
+    causal (nothing above the diagonal) rows of probabilities over prompt + output."""
+    from attnlab.serve.explain import check_explained
+
+    task = _task(tmp_path)
+    model = task.build_model().eval()
+    data = check_explained(task.explain(model, "ROMEO:", length=20, seed=3, temperature=1.0))
+    assert data["result"]["text"] == task.generate(model, "ROMEO:", length=20, seed=3, temperature=1.0)
+    (m,) = data["attention"]
+    w = torch.tensor(m["layers"])  # (layers, heads, T, T)
+    assert w.shape[:2] == (2, 4) and w.shape[2] == w.shape[3] == len(m["k_tokens"]) == 26
+    assert torch.allclose(w.sum(-1), torch.ones(w.shape[:3]), atol=1e-3)
+    assert torch.triu(w, diagonal=1).abs().max() == 0
+    with pytest.raises(UserError, match="unknown option"):
+        task.explain(model, "ROMEO:", beam=2)
+    with pytest.raises(UserError, match="length"):
+        task.explain(model, "ROMEO:", length=10_000)

@@ -26,10 +26,21 @@ app.add_typer(plot_app, name="plot")
 out = Console()
 
 
+def _utf8(text: str, what: str = "the text") -> str:
+    """`text` itself, if it is valid UTF-8. Python decodes arguments with surrogateescape, so argument bytes
+    that are not UTF-8 arrive as lone surrogates, which no tokenizer handles and no UTF-8 terminal can print
+    back: refuse them up front."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(f"{what} is not valid UTF-8 ({text[:40]!r}); re-encode the input as UTF-8") from None
+    return text
+
+
 def _texts(texts: list[str] | None) -> list[str]:
     """Texts from the arguments, else one per line of stdin (when it is not a terminal)."""
     if texts:
-        return texts
+        return [_utf8(t) for t in texts]
     if sys.stdin is None or sys.stdin.isatty():
         raise UserError("give the text as an argument, or pipe lines on stdin")
     try:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from attnlab.cli import _texts, app
+from attnlab.cli import _texts, _utf8, app
 
 
 @app.command()
@@ -45,6 +45,7 @@ def similar(
     from attnlab.runs import load_run
     from attnlab.tasks.classic import check_classic
 
+    _utf8(text)
     loaded = load_run(run)
     check_classic(loaded, "bow", "similar")
     for index, score, snippet in loaded.task.similar(loaded.model, text, k):
@@ -62,6 +63,7 @@ def similar_words(
     from attnlab.runs import load_run
     from attnlab.tasks.classic import check_classic
 
+    _utf8(word, "the word")
     loaded = load_run(run)
     check_classic(loaded, "word2vec", "similar-words")
     for w, score in most_similar(loaded.model, word.strip().lower(), k):

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from attnlab.cli import _texts, app, data_app, out, plot_app
+from attnlab.cli import _texts, _utf8, app, data_app, out, plot_app
 from attnlab.errors import UserError
 
 # ------------------------------------------------------------------------------------------------ data
@@ -169,6 +169,7 @@ def plot_attention(
     from attnlab.runs import load_run
     from attnlab.viz import html
 
+    _utf8(text)
     loaded = load_run(run)  # once, shared by every view below
     if output.suffix.lower() in (".html", ".htm"):
         out.print(f"wrote {html.write_attention_html(loaded, text, output)}")

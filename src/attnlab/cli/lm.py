@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from attnlab.cli import _texts, app, out
+from attnlab.cli import _texts, _utf8, app, out
 from attnlab.errors import UserError
 
 
@@ -64,6 +64,7 @@ def generate(
     seed: Annotated[int | None, typer.Option(help="same seed, same text")] = None,
 ) -> None:
     """Sample text from a language model (KV cache for the Transformer, carried state for the LSTM)."""
+    _utf8(prompt, "--prompt")
     loaded = _lm_run(run)
     temps = _temperatures(temperature)
     note = loaded.task.prompt_limit_note(loaded.model, prompt)

@@ -279,15 +279,24 @@ class TransformerClassifier(nn.Module):
         )
         self.out = nn.Linear(cfg.d_model, 1)
 
-    def forward(self, ids: Tensor, lengths: Tensor, return_attention: bool = False):
+    def _encode(self, ids: Tensor, lengths: Tensor, return_attention: bool):
+        """-> (states (B, 1 + T, d), mask (B, 1 + T), per-layer self-attention (B, H, 1+T, 1+T) or None)."""
         b, t = ids.shape
         x = torch.cat([self.cls.expand(b, 1, -1), self.embedding(ids)], dim=1)  # (B, 1 + T, d)
         x = self.positions(x)
         mask = padding_mask(lengths + 1, t + 1)  # <cls> is always real
         if return_attention:
             x, attentions = self.encoder(x, mask, return_attention=True)
-        else:
-            x = self.encoder(x, mask)
+            return x, mask, attentions
+        return self.encoder(x, mask), mask, None
+
+    @torch.no_grad()
+    def attention_maps(self, ids: Tensor, lengths: Tensor) -> list[Tensor]:
+        """Each encoder layer's self-attention (B, H, 1 + T, 1 + T) over [<cls>; tokens]."""
+        return self._encode(ids, lengths, True)[2]
+
+    def forward(self, ids: Tensor, lengths: Tensor, return_attention: bool = False):
+        x, mask, attentions = self._encode(ids, lengths, return_attention)
         pooled = x[:, 0] if self.cfg.pooling == "cls" else masked_mean(x[:, 1:], mask[:, 1:])
         logits = self.out(pooled).squeeze(-1)
         if not return_attention:

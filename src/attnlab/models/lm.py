@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -130,9 +131,13 @@ class GPTBlock(nn.Module):
         self.ln_2 = nn.LayerNorm(d, bias=cfg.bias)
         self.mlp = _MLP(d, cfg.d_ff or 4 * d, cfg.dropout, cfg.bias)
 
-    def forward(self, x: Tensor, cache: KVCache | None = None) -> tuple[Tensor, KVCache | None]:
+    def forward(self, x: Tensor, cache: KVCache | None = None, *, weights: list | None = None):
+        """-> (x, cache). `weights`, when a list, receives this block's (B, H, T, T) attention (explorer)."""
         h = self.ln_1(x)
-        if cache is None:
+        if weights is not None:
+            a, w = self.attn(h, h, use_causal_mask=True, return_attention_scores=True)
+            weights.append(w)
+        elif cache is None:
             a = self.attn(h, h, use_causal_mask=True)
         else:
             a, cache = self.attn(h, h, use_causal_mask=True, cache=cache)
@@ -198,6 +203,15 @@ class GPTLanguageModel(nn.Module):
             if new_state is not None:
                 new_state.append(cache)
         return self.head(self.ln_f(x)), new_state
+
+    @torch.no_grad()
+    def attention_maps(self, ids: Tensor) -> list[Tensor]:
+        """Each layer's causal self-attention (B, H, T, T) over one full pass of `ids` (T <= block_size)."""
+        x = self.pos(self.tok(ids), 0)
+        weights: list[Tensor] = []
+        for block in self.blocks:
+            x, _ = block(x, weights=weights)
+        return weights
 
 
 def build_lm(arch: str, cfg, vocab: int, block_size: int) -> nn.Module:

@@ -97,11 +97,29 @@ def check_explained(data: dict) -> dict:
 # --------------------------------------------------------------------------------------------- translation
 
 
-def _int_opt(opts: dict, name: str, default: int, lo: int, hi: int) -> int:
+def check_options(opts: dict, valid: set[str], task_name: str) -> None:
+    unknown = set(opts) - valid
+    if unknown:
+        raise UserError(
+            f"unknown option(s) for {task_name}: {', '.join(sorted(unknown))}; "
+            f"valid: {', '.join(sorted(valid)) or 'none'}"
+        )
+
+
+def int_option(opts: dict, name: str, default: int, lo: int, hi: int) -> int:
     value = opts.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise UserError(f"option {name} must be an integer from {lo} to {hi}, got {value!r}")
     return value
+
+
+def float_option(opts: dict, name: str, default: float | None, lo: float, hi: float) -> float | None:
+    value = opts.get(name, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+        raise UserError(f"option {name} must be a number from {lo:g} to {hi:g}, got {value!r}")
+    return float(value)
 
 
 def explain_seq2seq(task, model, text: str, *, task_name: str = "translation", **opts) -> dict:
@@ -110,21 +128,14 @@ def explain_seq2seq(task, model, text: str, *, task_name: str = "translation", *
     opts: beam (1..16), n_best (1..beam), alpha (length penalty), hypothesis (which n-best entry's
     attention to return, 0 = best).
     """
-    unknown = set(opts) - _TRANSLATION_OPTS
-    if unknown:
-        raise UserError(
-            f"unknown option(s) for {task_name}: {', '.join(sorted(unknown))}; "
-            f"valid: {', '.join(sorted(_TRANSLATION_OPTS))}"
-        )
-    beam = _int_opt(opts, "beam", 1, 1, MAX_BEAM)
-    n_best = _int_opt(opts, "n_best", 1, 1, MAX_BEAM)
+    check_options(opts, _TRANSLATION_OPTS, task_name)
+    beam = int_option(opts, "beam", 1, 1, MAX_BEAM)
+    n_best = int_option(opts, "n_best", 1, 1, MAX_BEAM)
     if n_best > beam:
         raise UserError(f"n_best {n_best} is larger than beam {beam}; raise the beam")
-    alpha = opts.get("alpha", 0.6)
-    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0.0 <= alpha <= 5.0:
-        raise UserError(f"option alpha must be a number from 0 to 5, got {alpha!r}")
+    alpha = float_option(opts, "alpha", 0.6, 0.0, 5.0)
     nbest = task.translate(model, [text], beam=beam, n_best=n_best, alpha=float(alpha))[0]
-    pick = _int_opt(opts, "hypothesis", 0, 0, MAX_BEAM - 1)
+    pick = int_option(opts, "hypothesis", 0, 0, MAX_BEAM - 1)
     if pick >= len(nbest):
         raise UserError(f"hypothesis {pick} does not exist: the n-best list has {len(nbest)} entries")
     t = nbest[pick]

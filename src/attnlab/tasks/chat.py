@@ -25,6 +25,7 @@ from attnlab import decode, metrics
 from attnlab.data.batching import pad_batch, split_indices
 from attnlab.data.codec import Codec
 from attnlab.data.corpora import load_dialogue
+from attnlab.data.vocab import Vocab
 from attnlab.errors import UserError
 from attnlab.tasks.translation import TranslationData, TranslationTask
 from attnlab.train.checkpoint import atomic_write_json
@@ -127,8 +128,16 @@ class ChatTask(TranslationTask):
                     "accepts; say it in fewer words"
                 )
             encoded = self.src_codec.encode(tokens)
+            # Only <unk> besides word-boundary pieces ("▁"): the model would see nothing to answer.
+            if Vocab.UNK in encoded and all(
+                i == Vocab.UNK or not t.strip("▁ ") for t, i in zip(tokens, encoded, strict=True)
+            ):
+                raise UserError(
+                    f"none of {text[:60]!r} is in the model's vocabulary ({self.recipe.data.dataset}); "
+                    "write in the language it was trained on"
+                )
             ids.append(encoded)
-            toks.append([t if i != 1 else "<unk>" for t, i in zip(tokens, encoded, strict=True)])
+            toks.append([t if i != Vocab.UNK else "<unk>" for t, i in zip(tokens, encoded, strict=True)])
         return ids, toks
 
     @torch.no_grad()

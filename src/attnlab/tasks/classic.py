@@ -158,10 +158,20 @@ class ClassicTask(ClassificationTask):
             raise UserError("this is a word2vec run: it has no classifier; use `attnlab similar-words`")
         return model
 
+    def _check_known(self, model: ClassicModel, texts: list[str]) -> None:
+        """Refuse a review none of whose words (or n-grams) are features: every one would score the same."""
+        for text, n in zip(texts, model.vectorizer.transform(texts).getnnz(axis=1), strict=True):
+            if n == 0:
+                raise UserError(
+                    f"none of the words in {text[:60]!r} are among the model's features "
+                    f"({self.recipe.data.dataset}); check the input language"
+                )
+
     def classify(self, model, texts: list[str], **_) -> list[Prediction]:
         for text in texts:
             if not text or not text.strip():
                 raise UserError("empty review: give some text to classify")
+        self._check_known(self._bow(model), texts)
         probs = self._bow(model).predict_proba(texts)[:, 1]
         out = []
         for p in probs.tolist():
@@ -186,6 +196,9 @@ class ClassicTask(ClassificationTask):
         }
 
     def similar(self, model, text: str, k: int = 5) -> list[tuple[int, float, str]]:
+        if not text or not text.strip():
+            raise UserError("empty review: give some text to compare")
+        self._check_known(self._bow(model), [text])
         return self._bow(model).similar(text, k)
 
 

@@ -334,6 +334,11 @@ class ClassificationTask(Task):
             if not tokens:
                 raise UserError(f"{text[:60]!r} has no words left after cleaning; give a review in words")
             encoded = self.codec.encode(tokens)
+            if all(i == Vocab.UNK for i in encoded):  # the model would see only <unk>: its answer is a guess
+                raise UserError(
+                    f"none of the words in {text[:60]!r} are in the model's vocabulary "
+                    f"({self.recipe.data.dataset}); check the input language"
+                )
             ids.append(encoded)
             toks.append([t if i != Vocab.UNK else "<unk>" for t, i in zip(tokens, encoded, strict=True)])
         return ids, toks
@@ -368,6 +373,27 @@ class ClassificationTask(Task):
             )
         title = f"{pred.label} ({pred.probability:.1%})"
         return [plots.token_shading(pred.tokens, pred.attention, output, title=title)]
+
+    def explain(self, model: nn.Module, text: str, **opts) -> dict:
+        """The explorer's view (serve/explain.py contract): label and probability, each token shaded by the
+        pooling attention, and, for the Transformer, every encoder layer's self-attention over [<cls>; tokens]."""
+        from attnlab.serve.explain import attention_map, check_options
+
+        check_options(opts, set(), self.name)
+        pred = self.classify(model, [text])[0]
+        maps = []
+        if pred.attention is not None:
+            maps.append(attention_map("pooling", [[[pred.attention]]], ["<pooled>"], pred.tokens,
+                                      title="attention pooling"))  # fmt: skip
+        if hasattr(model, "attention_maps"):
+            ids = torch.tensor([self.codec.encode(pred.tokens)], device=next(model.parameters()).device)
+            layers = model.attention_maps(ids, torch.tensor([ids.size(1)], device=ids.device))
+            tokens = ["<cls>", *pred.tokens]
+            maps.append(attention_map("encoder", torch.stack([w[0] for w in layers]), tokens, tokens,
+                                      title="encoder self-attention"))  # fmt: skip
+        result = {"label": pred.label, "probability": round(pred.probability, 4), "tokens": pred.tokens,
+                  "weights": None if pred.attention is None else [round(w, 4) for w in pred.attention]}  # fmt: skip
+        return {"task": self.name, "input": text, "result": result, "attention": maps}
 
     def report(self, model: nn.Module, split: str = "test", file: str | Path | None = None) -> dict:
         """Accuracy, F1 (positive class), loss and sklearn's classification report on a split or a file

@@ -362,11 +362,17 @@ class LanguageModelTask(Task):
         return {**self._lm_metrics(nats, count, len(text) / len(ids)), "tokens": count, "characters": len(text),
                 "tokenizer": self.recipe.data.tokenizer}  # fmt: skip
 
+    def _unknown_only(self, ids: list[int]) -> bool:
+        """True when the text has unknown tokens and nothing known but whitespace: to a character model
+        "ж ж" is two unknown letters, so the known space between them must not make it look like text."""
+        vocab = self.codec.vocab
+        return Vocab.UNK in ids and all(i == Vocab.UNK or not vocab.id_to_token(i).strip() for i in ids)
+
     def _start_ids(self, prompt: str) -> list[int]:
         ids = self.codec.encode(prompt) if prompt else []
         if prompt and not ids:
             raise UserError(f"the prompt {prompt[:60]!r} has no tokens after normalisation")
-        if ids and all(i == Vocab.UNK for i in ids):
+        if ids and self._unknown_only(ids):
             raise UserError(f"none of the prompt's tokens ({prompt[:60]!r}) are in the model's vocabulary")
         if not ids:
             if self.recipe.data.tokenizer != "char":
@@ -379,8 +385,10 @@ class LanguageModelTask(Task):
     def prompt_limit_note(self, model, prompt: str) -> str | None:
         """A message when the prompt is longer than the Transformer's context (it is truncated)."""
         ctx = getattr(model, "context", None)
-        n = len(self.codec.encode(prompt)) if prompt else 0
-        if ctx is not None and n > ctx:
+        if ctx is None:
+            return None
+        n = len(self._start_ids(prompt))  # refuses a prompt the model cannot start from before any note
+        if n > ctx:
             return f"note: the prompt has {n} tokens; only its last {ctx} (the model's context) are used"
         return None
 
@@ -430,6 +438,35 @@ class LanguageModelTask(Task):
                 logits, state = model(torch.tensor([[nxt]], device=device), state)
         return self.codec.decode(out)
 
+    EXPLAIN_TOKENS = 64  # the explorer draws attention over at most this many tokens (a 64 × 64 map)
+
+    def explain(self, model, text: str, **opts) -> dict:
+        """The explorer's view: `text` is the prompt; the result is a sampled continuation and, for the
+        Transformer, each layer's causal self-attention over the last EXPLAIN_TOKENS tokens of prompt + output."""
+        from attnlab.serve.explain import attention_map, check_options, float_option, int_option
+
+        check_options(opts, {"length", "temperature", "top_k", "top_p", "seed"}, self.name)
+        top_k = opts.get("top_k")
+        text_out = self.generate(
+            model, text, length=int_option(opts, "length", 80, 1, 500),
+            temperature=float_option(opts, "temperature", 0.8, 0.0, 2.0),
+            top_k=None if top_k is None else int_option(opts, "top_k", 0, 1, 100_000),
+            top_p=float_option(opts, "top_p", None, 0.0, 1.0), seed=int_option(opts, "seed", 0, 0, 2**31 - 1),
+        )  # fmt: skip
+        maps = []
+        if hasattr(model, "attention_maps"):
+            ids = self.codec.encode(text + text_out)[-min(self.EXPLAIN_TOKENS, model.context) :]
+            tokens = [self.codec.vocab.tokens[i] for i in ids]
+            layers = model.attention_maps(torch.tensor([ids], device=next(model.parameters()).device))
+            maps.append(attention_map("decoder", torch.stack([w[0] for w in layers]), tokens, tokens,
+                                      title="causal self-attention"))  # fmt: skip
+        return {
+            "task": self.name,
+            "input": text,
+            "result": {"text": text_out, "prompt": text},
+            "attention": maps,
+        }
+
     def _generate_ngram(self, lm: NGramLM, prompt: str, length: int, pick) -> str:
         """Sample from P(· | last n-1 tokens) with the same sampler; </s> starts a new sentence."""
         from attnlab.ngram.counts import BOS_ID, EOS_ID, UNK_ID
@@ -467,7 +504,7 @@ class LanguageModelTask(Task):
             return [(f.word, " ".join(f.context), f.prob) for f in res.factors], res.log_prob
         ids = self._start_ids("") if self.recipe.data.tokenizer == "char" and "\n" in self.codec.vocab else []
         body = self.codec.encode(text)
-        if all(i == Vocab.UNK for i in body):
+        if self._unknown_only(body):
             raise UserError(f"none of the tokens of {text[:60]!r} are in the model's vocabulary")
         ids = ids + body
         if len(ids) < 2:
