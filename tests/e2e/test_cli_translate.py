@@ -105,6 +105,21 @@ def test_plot_attention_html_view_and_bertviz_export(cli, trained, tmp_path):
     assert all(abs(sum(row) - 1.0) < 1e-4 for row in head)
 
 
+
+def test_compare_prints_one_row_per_run_and_draws_bleu_by_length(cli, trained, tmp_path):
+    """Comparing a run with itself gives two identical rows whose bucket BLEU matches `eval --by-length`."""
+    png = tmp_path / "cmp.png"
+    proc = cli("compare", trained, trained, "-o", png)
+    assert proc.returncode == 0, proc.stderr
+    header, *rows = [line.split("\t") for line in proc.stdout.splitlines() if "\t" in line]
+    assert header[:6] == ["run", "model", "steps", "min", "BLEU", "chrF"] and len(rows) == 2
+    assert rows[0] == rows[1] and rows[0][1].startswith("gru bahdanau")
+    result = json.loads((trained / "eval-test.json").read_text())
+    by_bucket = {b["bucket"]: f"{b['bleu']:.1f}" for b in result["by_length"]}
+    assert dict(zip(header[6:], rows[0][6:], strict=True)) == by_bucket
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert_user_error(cli("compare", tmp_path / "nope"), "does not exist")
+
 @pytest.mark.parametrize(
     "args, fragment",
     [

@@ -123,6 +123,35 @@ def evaluate(
 
 
 @app.command()
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="translation run directories")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="BLEU-by-length figure")] = Path(
+        "compare.png"
+    ),
+    beam: Annotated[int, typer.Option(min=1, max=64)] = 1,
+) -> None:
+    """One table across translation runs (test BLEU, chrF, BLEU per source length) and a bar chart."""
+    from attnlab.compare import compare_runs, plot_comparison
+
+    rows = compare_runs(runs, beam=beam)
+    buckets = sorted(
+        {b for r in rows for b in r["by_length"]}, key=lambda b: int(b.split("-")[0].rstrip("+"))
+    )
+    print("\t".join(["run", "model", "steps", "min", "BLEU", "chrF", *buckets]))
+    for r in rows:
+        cells = [
+            r["run"],
+            r["model"],
+            str(r["steps"]),
+            str(r["minutes"]),
+            f"{r['bleu']:.1f}",
+            f"{r['chrf']:.1f}",
+        ]
+        print("\t".join(cells + [f"{r['by_length'].get(b, float('nan')):.1f}" for b in buckets]))
+    out.print(f"wrote {plot_comparison(rows, output)}")
+
+
+@app.command()
 def translate(
     run: Path,
     texts: Annotated[list[str] | None, typer.Argument(help="sentences (or lines on stdin)")] = None,
