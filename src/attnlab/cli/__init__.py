@@ -7,6 +7,7 @@ no traceback. Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -23,7 +24,11 @@ data_app = typer.Typer(no_args_is_help=True, help="Datasets: list, show, fetch."
 plot_app = typer.Typer(no_args_is_help=True, help="Figures: attention maps, positional encodings, schedules.")
 app.add_typer(data_app, name="data")
 app.add_typer(plot_app, name="plot")
-out = Console()
+# markup=False: what is printed holds user text (paths, messages quoting the input), and "[/]" in it would
+# be read as a closing tag (MarkupError). The few styled lines opt in with markup=True and escape().
+# soft_wrap=True: without a terminal rich wraps at 80 columns, which splits a long path or message across
+# lines and breaks every script (and test) that reads our output line by line.
+out = Console(markup=False, soft_wrap=True)
 
 
 def _utf8(text: str, what: str = "the text") -> str:
@@ -35,6 +40,18 @@ def _utf8(text: str, what: str = "the text") -> str:
     except UnicodeEncodeError:
         raise UserError(f"{what} is not valid UTF-8 ({text[:40]!r}); re-encode the input as UTF-8") from None
     return text
+
+
+def _writable(path: Path, what: str = "--output") -> Path:
+    """`path`, once its directory exists (made if needed): a bad output path fails before the work, with
+    one line, instead of after it with an OSError (a file where a directory belongs, no permission)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"{what} {path}: cannot create its directory ({err.strerror})") from None
+    if path.is_dir():
+        raise UserError(f"{what} {path} is a directory; give a file name")
+    return path
 
 
 def _texts(texts: list[str] | None) -> list[str]:
