@@ -21,10 +21,11 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import shutil
 import time
 from pathlib import Path
+
+from attnlab.sysinfo import cpu_model
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = {
@@ -32,16 +33,6 @@ RECIPES = {
     "fast": ("lm-shakespeare-char-fast", 1.75, 5.0),
     "lstm": ("lm-nietzsche-char-lstm", 1.30, 15.0),
 }
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def read_run(run: Path) -> dict:

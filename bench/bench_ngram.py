@@ -23,19 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from attnlab.ngram import NGramLM
+from attnlab.sysinfo import cpu_model
 
 ORDER = 3
 D = 0.75  # NLTK's KneserNeyInterpolated takes one fixed discount; ours is run with the same one
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def best_of(fn, repeat: int):

@@ -21,13 +21,12 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import sys
 import time
 from pathlib import Path
 
+from attnlab.sysinfo import cpu_model
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
-from bench_mha import cpu_model  # noqa: E402  (bench/ is a folder of scripts, not a package)
 
 REFERENCES = {
     "tfidf-lr": ("seed 004 TF-IDF baselines", None),

@@ -26,22 +26,12 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 
 from attnlab.models.seq2seq import RNNSeq2Seq, RNNSeq2SeqConfig
 from attnlab.models.transformer import TransformerSeq2Seq, TransformerSeq2SeqConfig
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+from attnlab.sysinfo import cpu_model
 
 
 class RecomputeKeys(RNNSeq2Seq):

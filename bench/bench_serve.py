@@ -27,6 +27,8 @@ from pathlib import Path
 
 import httpx
 
+from attnlab.sysinfo import cpu_model
+
 REPO = Path(__file__).resolve().parents[1]
 SENTENCES = [
     "esta es mi vida.",
@@ -36,16 +38,6 @@ SENTENCES = [
     "tom no sabe nadar.",
     "me gusta el cafe.",
 ]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def rss_mib(pid: int) -> float:
