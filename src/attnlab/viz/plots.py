@@ -156,8 +156,13 @@ def curves(
     ylabel: str,
     title: str = "",
     logy: bool = False,
+    logx: bool = False,
 ) -> Path:
-    """Several named (x, y) lines on one axis: losses, BLEU by length, tokens/s against length."""
+    """Several named (x, y) lines on one axis: losses, BLEU by length, tokens/s against length.
+
+    ``logx`` puts x on a base-2 log scale with the x values as ticks (d_k 8 … 1024, lengths 32 … 512); a
+    few (≤ 12) integer x values (n-gram orders, delays) also get exactly those ticks.
+    """
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for name, (x, y) in series.items():
         ax.plot(list(x), list(y), marker="o", markersize=3, label=name)
@@ -165,10 +170,47 @@ def curves(
     ax.set_ylabel(ylabel)
     if logy:
         ax.set_yscale("log")
+    ticks = sorted({float(v) for x, _ in series.values() for v in x})
+    if logx:
+        ax.set_xscale("log", base=2)
+    if logx or (len(ticks) <= 12 and all(v.is_integer() for v in ticks)):  # few discrete x: label each
+        ax.set_xticks(ticks, labels=[f"{v:g}" for v in ticks])
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
+    return _save(fig, path)
+
+
+def curves_before_after(
+    before: dict[str, tuple[Sequence[float], Sequence[float]]],
+    after: dict[str, tuple[Sequence[float], Sequence[float]]],
+    path: str | Path,
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str = "",
+    logy: bool = False,
+    states: tuple[str, str] = ("at initialisation", "after training"),
+) -> Path:
+    """Named (x, y) lines in two states on one axis: one colour per name, dashed `before`, solid `after`
+    (e.g. gradient norm against distance for each cell, untrained and trained)."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for i, name in enumerate(dict.fromkeys([*after, *before])):
+        for series, style, state in ((before, "--", states[0]), (after, "-", states[1])):
+            if name in series:
+                x, y = series[name]
+                ax.plot(
+                    list(x), list(y), style, color=f"C{i}", marker="o", markersize=2, label=f"{name}, {state}"
+                )
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if logy:
+        ax.set_yscale("log")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     return _save(fig, path)
 
 
@@ -192,4 +234,80 @@ def grouped_bars(
         ax.set_title(title)
     ax.legend()
     ax.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def small_multiples(
+    panels: dict[str, dict[str, tuple[Sequence, Sequence[float]]]],
+    path: str | Path,
+    *,
+    xlabel: str = "",
+    title: str = "",
+    bars: bool = False,
+    refs: dict[str, dict[str, float | Sequence[float]]] | None = None,
+    ref_name: str = "reference",
+) -> Path:
+    """Side-by-side axes, one per panel (its key is the axis title), each with named (x, y) series.
+
+    ``bars`` draws one bar series per panel with its values written on the bars (x may be labels);
+    otherwise lines with markers. ``refs`` adds dashed horizontal lines, {panel: {label: y or [y, ...]}}:
+    a label naming a series of the panel is drawn in its colour (one legend entry, ``ref_name``, for all
+    of them); any other label is a grey line with its own legend entry.
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4), squeeze=False)
+    for ax, (name, series) in zip(axes[0], panels.items(), strict=True):
+        colours = {}
+        for label, (x, y) in series.items():
+            if bars:
+                drawn = ax.bar([str(v) for v in x], list(y), label=label or None)
+                ax.bar_label(drawn, labels=[f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}" for v in y],
+                             fontsize=8, padding=2)  # fmt: skip
+                ax.margins(y=0.12)  # room for the value labels above (and below) the bars
+                ax.tick_params(axis="x", labelrotation=30)
+                plt.setp(ax.get_xticklabels(), ha="right")
+                colours[label] = drawn.patches[0].get_facecolor()
+            else:
+                (line,) = ax.plot(list(x), list(y), marker="o", markersize=3, label=label or None)
+                colours[label] = line.get_color()
+        matched = False
+        for label, ys in (refs or {}).get(name, {}).items():
+            matched |= label in colours
+            for j, y in enumerate(ys if isinstance(ys, list | tuple) else [ys]):
+                own = None if j or label in colours else label
+                ax.axhline(y, color=colours.get(label, "grey"), linestyle="--", linewidth=1, label=own)
+        if matched:
+            ax.plot([], [], color="grey", linestyle="--", linewidth=1, label=ref_name)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.grid(axis="y" if bars else "both", alpha=0.3)
+        if ax.get_legend_handles_labels()[1]:
+            ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def attention_panels(
+    panels: Sequence[tuple[np.ndarray, Sequence[str], Sequence[str], str]],
+    path: str | Path,
+    *,
+    cols: int = 4,
+    title: str = "",
+) -> Path:
+    """Several attention matrices (weights (T_out, S), src_tokens, out_tokens, panel title) in a grid,
+    each on the same 0-1 colour scale so sharp and flat maps can be compared at a glance."""
+    rows = max(1, (len(panels) + cols - 1) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.4 * rows), squeeze=False)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_axis_off()
+    for ax, (weights, src, out, name) in zip(axes.flat, panels, strict=False):
+        ax.matshow(np.asarray(weights, dtype=float), cmap="viridis", vmin=0.0, vmax=1.0)
+        ax.set_xticks(range(len(src)), labels=list(src), rotation=90, fontsize=8)
+        ax.set_yticks(range(len(out)), labels=list(out), fontsize=8)
+        ax.tick_params(axis="x", bottom=False)
+        ax.set_title(name, fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
     return _save(fig, path)
