@@ -73,7 +73,15 @@ class TrainConfig:
         for name, value in positive.items():
             if not value > 0 or not math.isfinite(value):
                 raise UserError(f"train.{name} must be positive, got {value}")
-        for name in ("max_tokens", "eval_every", "max_steps", "checkpoint_every", "threads", "patience"):
+        for name in (
+            "max_tokens",
+            "eval_every",
+            "max_steps",
+            "checkpoint_every",
+            "threads",
+            "patience",
+            "noam_d_model",
+        ):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise UserError(f"train.{name} must be positive or null, got {value}")
@@ -91,6 +99,8 @@ class TrainConfig:
             raise UserError(f"train.betas must be two numbers in [0, 1), got {self.betas}")
         if self.clip is not None and not self.clip > 0:
             raise UserError(f"train.clip must be positive or null, got {self.clip}")
+        if self.seed < 0:  # numpy's generators take no negative seed
+            raise UserError(f"train.seed must be >= 0, got {self.seed}")
         if self.warmup < 0 or self.keep_checkpoints < 1:
             raise UserError("train.warmup must be >= 0 and train.keep_checkpoints >= 1")
         if self.schedule == "noam" and self.warmup <= 0:
@@ -290,14 +300,19 @@ def build_recipe(raw: dict, source: str | None = None) -> Recipe:
         raise UserError(f"recipe needs a 'task' (one of {', '.join(task_names())})")
     task_cls = get_task(raw["task"])
     data = parse(task_cls.DataConfig, raw.get("data"), "data")
-    model_raw = dict(raw.get("model") or {})
+    model_raw = {} if raw.get("model") is None else raw["model"]  # `model:` left empty in the YAML
+    if not isinstance(model_raw, dict):
+        raise UserError(f"'model' must be a mapping of keys to values, got {model_raw!r}")
+    model_raw = dict(model_raw)
     arch = model_raw.pop("arch", task_cls.default_arch)
-    if arch not in task_cls.MODELS:
+    if not isinstance(arch, str) or arch not in task_cls.MODELS:
         raise UserError(
             f"model.arch must be one of {', '.join(task_cls.MODELS)} for task {raw['task']}; got {arch!r}"
         )
     model = parse(task_cls.MODELS[arch], model_raw, "model")
     train = parse(TrainConfig, raw.get("train"), "train")
+    if raw.get("name") is not None and not isinstance(raw["name"], str):
+        raise UserError(f"the recipe's name must be a string, got {raw['name']!r}")
     return Recipe(
         task=raw["task"], arch=arch, data=data, model=model, train=train, name=raw.get("name"), source=source
     )

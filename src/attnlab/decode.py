@@ -23,6 +23,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from attnlab.errors import UserError
+
+MAX_SEED = 2**63 - 1  # torch generators take 64-bit seeds; larger ones fail with "Overflow when unpacking"
+
+
+def check_seed(seed: int | None) -> None:
+    """A one-line UserError for a sampling seed torch cannot take."""
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise UserError(f"--seed must be an integer from 0 to {MAX_SEED}, got {seed}")
+
+
 BOS, EOS = 2, 3
 
 
@@ -204,6 +215,7 @@ def filter_logits(logits: Tensor, *, top_k: int | None = None, top_p: float | No
         cum = sorted_logits.softmax(-1).cumsum(-1)
         # Drop a token when the mass before it already reaches top_p (the first token always stays).
         drop_sorted = (cum - sorted_logits.softmax(-1)) >= top_p
+        drop_sorted[..., 0] = False  # explicitly: a top_p below float32's smallest number would drop it too
         drop = drop_sorted.scatter(-1, order, drop_sorted)
         logits = logits.masked_fill(drop, -math.inf)
     return logits
@@ -218,11 +230,13 @@ def sample_next(
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """Draw one token per row from softmax(logits / T) restricted by top-k / top-p. T -> 0 is argmax."""
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
+    if not 0 < temperature < math.inf:
+        raise ValueError(f"temperature must be positive and finite, got {temperature}")
     if temperature < 1e-4:
         return logits.argmax(-1)
-    logits = filter_logits(logits.float() / temperature, top_k=top_k, top_p=top_p)
+    # A temperature past float32's range is inf there, and -inf / inf (a masked token) is NaN. Past 1e30
+    # every logit is ~0 anyway (a uniform draw), so clamp; float64 is not an option (no MPS support).
+    logits = filter_logits(logits.float() / min(temperature, 1e30), top_k=top_k, top_p=top_p)
     probs = logits.softmax(-1)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 

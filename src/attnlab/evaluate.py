@@ -16,6 +16,10 @@ def evaluate_run(
         raise UserError(f"--split must be test or valid, got {split!r}")
     if file is not None and not Path(file).is_file():
         raise UserError(f"--file {file} does not exist")
+    from attnlab.tasks.translation import MAX_BEAM
+
+    if not 1 <= beam <= MAX_BEAM:  # before loading the dataset, which takes seconds
+        raise UserError(f"--beam must be from 1 to {MAX_BEAM}, got {beam}")
     loaded = load_run(run, with_data=file is None)
     task, model = loaded.task, loaded.model
     if loaded.recipe.task == "translation":

@@ -34,6 +34,12 @@ def default_run_dir(recipe: Recipe) -> Path:
 
 def check_run_dir(path: str | Path) -> Path:
     path = Path(path)
+    try:
+        path.stat()
+    except FileNotFoundError:
+        pass  # said below
+    except OSError as err:  # a name too long for the file system, no permission, ...
+        raise UserError(f"run directory {str(path)[:80]!r} cannot be read ({err.strerror})") from None
     if not path.is_dir():
         raise UserError(
             f"run directory {path} does not exist; train one with `attnlab train RECIPE --out {path}`"

@@ -105,7 +105,6 @@ def test_plot_attention_html_view_and_bertviz_export(cli, trained, tmp_path):
     assert all(abs(sum(row) - 1.0) < 1e-4 for row in head)
 
 
-
 def test_compare_prints_one_row_per_run_and_draws_bleu_by_length(cli, trained, tmp_path):
     """Comparing a run with itself gives two identical rows whose bucket BLEU matches `eval --by-length`."""
     png = tmp_path / "cmp.png"
@@ -119,6 +118,7 @@ def test_compare_prints_one_row_per_run_and_draws_bleu_by_length(cli, trained, t
     assert dict(zip(header[6:], rows[0][6:], strict=True)) == by_bucket
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert_user_error(cli("compare", tmp_path / "nope"), "does not exist")
+
 
 @pytest.mark.parametrize(
     "args, fragment",

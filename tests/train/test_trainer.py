@@ -101,20 +101,21 @@ def test_time_budget_stops_with_a_checkpoint_and_resumes(task, tmp_path):
     assert more.fit().stopped == "max-steps" and more.state.step == 3
 
 
-def test_nan_loss_is_a_user_error_and_the_last_checkpoint_survives(task, tmp_path, monkeypatch):
+@pytest.mark.parametrize("bad", ["nan", "inf"])
+def test_nan_loss_is_a_user_error_and_the_last_checkpoint_survives(task, tmp_path, monkeypatch, bad):
     real, calls = task.loss, []
 
     def loss(model, batch):
         calls.append(1)
         value = real(model, batch)
-        return value * float("nan") if len(calls) == 5 else value
+        return value * float(bad) if len(calls) == 5 else value  # the loss is positive: * inf is inf
 
     monkeypatch.setattr(task, "loss", loss)
     trainer = _trainer(task, tmp_path, checkpoint_every=2, metric="loss")
     with pytest.raises(UserError) as err:
         trainer.fit()
     msg = str(err.value)
-    assert "nan at step 5" in msg and str(tmp_path / "checkpoints") in msg and "--resume" in msg
+    assert f"{bad} at step 5" in msg and str(tmp_path / "checkpoints") in msg and "--resume" in msg
     loaded = ckpt.load_checkpoint(tmp_path)
     assert loaded.path.name == "step-00000004"
     # The bad step touched neither the checkpoint nor the weights in memory.

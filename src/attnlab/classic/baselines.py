@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -317,7 +318,20 @@ class ClassicModel:
                 model.train_matrix = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=shape)
             model.train_labels = np.load(d / "train_labels.npy", allow_pickle=False)
             model.train_texts = json.loads((d / "train_texts.json").read_text())
-        except (OSError, ValueError, KeyError, lgb.basic.LightGBMError) as err:
+            if not isinstance(model.train_texts, list) or len(model.train_texts) != shape[0]:
+                raise ValueError(f"train_texts.json does not hold the {shape[0]} training reviews")
+        # EOFError: an empty .npy; BadZipFile: a damaged .npz; TypeError / AttributeError: JSON of the wrong
+        # shape. (Left alone, click turns an EOFError into a silent "Aborted" with exit code 130.)
+        except (
+            OSError,
+            EOFError,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            zipfile.BadZipFile,
+            lgb.basic.LightGBMError,
+        ) as err:
             raise UserError(
                 f"cannot read the classic model in {d} ({type(err).__name__}: {err}); retrain it"
             ) from err

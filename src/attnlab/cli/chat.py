@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from attnlab.cli import _texts, app, out
 from attnlab.errors import UserError
@@ -56,21 +57,27 @@ def chat(
         for reply in respond(_texts(messages)):
             out.print(reply, highlight=False, markup=False)
         return
-    out.print("[dim]chatting with[/] " + str(run) + "[dim] — type quit or press Ctrl-D to leave[/]")
+    out.print(
+        f"[dim]chatting with[/] {escape(str(run))}[dim] — type quit or press Ctrl-D to leave[/]", markup=True
+    )
     while True:
         try:
             text = input("> ")
         except EOFError:
             out.print()
             return
+        except UnicodeDecodeError:  # the rest of what was typed cannot be read either
+            raise UserError(
+                "the terminal sent text that is not UTF-8; use a UTF-8 locale (e.g. LANG=C.UTF-8)"
+            ) from None
         if text.strip().lower() in QUIT:
             return
         if not text.strip():
-            out.print("[yellow]empty message: type something (or quit)[/]")
+            out.print("[yellow]empty message: type something (or quit)[/]", markup=True)
             continue
         try:
             (reply,) = respond([text])
         except UserError as err:  # too long, etc.: say so and keep chatting
-            out.print(f"[yellow]{err}[/]")
+            out.print(f"[yellow]{escape(str(err))}[/]", markup=True)
             continue
         out.print(reply, highlight=False, markup=False)

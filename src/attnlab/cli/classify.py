@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -27,7 +28,12 @@ def classify(
     loaded = load_run(run)
     if not hasattr(loaded.task, "classify"):
         raise UserError(f"{run} is a {loaded.recipe.task} run; classify needs a sentiment run")
-    for p in loaded.task.classify(loaded.model, _texts(texts)):
+    texts = _texts(texts)
+    predictions = loaded.task.classify(loaded.model, texts)
+    note = loaded.task.truncation_note(texts)
+    if note:
+        print(note, file=sys.stderr)
+    for p in predictions:
         # Plain print: results are data for pipes (tab-separated, no markup).
         line = f"{p.label}\t{p.probability:.4f}"
         if top and p.attention is not None:

@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from attnlab.cli import _texts, _utf8, app, data_app, out, plot_app
+from attnlab.cli import _texts, _utf8, _writable, app, data_app, out, plot_app
 from attnlab.errors import UserError
 
 # ------------------------------------------------------------------------------------------------ data
@@ -24,7 +25,7 @@ def data_list() -> None:
     for name, info in DATASETS.items():
         where = locate(name)
         table.add_row(
-            name, info.task, info.rows, str(where) if where else "[dim]not found — attnlab data fetch[/]"
+            name, info.task, info.rows, str(where) if where else Text("not found — attnlab data fetch", "dim")
         )
     out.print(table)
 
@@ -199,6 +200,9 @@ def plot_attention(
     from attnlab.viz import html
 
     _utf8(text)
+    _writable(output)
+    if export_attention is not None:
+        _writable(export_attention, "--export-attention")
     loaded = load_run(run)  # once, shared by every view below
     if output.suffix.lower() in (".html", ".htm"):
         out.print(f"wrote {html.write_attention_html(loaded, text, output)}")
@@ -221,6 +225,7 @@ def plot_pe(
     from attnlab.nn.positional import sinusoidal_encoding
     from attnlab.viz.plots import positional_encoding
 
+    _writable(output)
     out.print(f"wrote {positional_encoding(sinusoidal_encoding(length, d_model).numpy(), output)}")
 
 
@@ -237,6 +242,7 @@ def plot_schedule(
     from attnlab.train.schedules import noam
     from attnlab.viz.plots import lr_schedule
 
+    _writable(output)
     xs = np.arange(1, steps + 1)
     ys = np.array([noam(int(s), d_model, warmup) for s in xs])
     title = f"Noam schedule, d_model={d_model}, warmup={warmup}"

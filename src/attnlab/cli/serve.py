@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from attnlab.cli import app, out
 
@@ -38,7 +39,8 @@ def serve(
     )
     if host not in LOOPBACK:
         out.print(
-            f"[yellow]warning:[/] serving on {host}: anyone who can reach this address can run the models"
+            f"[yellow]warning:[/] serving on {escape(host)}: anyone who can reach this address can run the models",
+            markup=True,
         )
     for name, run in zip(names, loaded, strict=True):
         out.print(f"loaded {name} ({run.recipe.task}) from {run.path}")

@@ -79,5 +79,8 @@ class Codec:
             return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
         except FileNotFoundError:
             raise UserError(f"{path} is missing: the run directory is incomplete; train it again") from None
-        except (json.JSONDecodeError, KeyError, UnicodeDecodeError):
+        except OSError as err:  # a directory in its place, no permission, ...
+            raise UserError(f"{path} cannot be read ({err.strerror}); check the run directory") from None
+        # TypeError / AttributeError: valid JSON of the wrong shape (a list, numbers for tokens, ...)
+        except (json.JSONDecodeError, KeyError, UnicodeDecodeError, TypeError, AttributeError, ValueError):
             raise UserError(f"{path} is not a valid attnlab vocabulary file") from None

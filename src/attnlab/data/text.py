@@ -24,6 +24,9 @@ SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
 _NBSP = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2007": " ", "\u2060": ""})
 _COMPAT_JAMO = re.compile(r"([\u3131-\u318e\uffa0-\uffdc]+)")
 _WS = re.compile(r"\s+")
+# Lone surrogates (what Python makes of undecodable bytes) are valid `str` but not text: HF tokenizers
+# refuse them with a TypeError. They become U+FFFD, an unknown character like any other.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # A token is a number with inner separators (3.5, 1,000), a word with inner apostrophes/hyphens
 # (it's, aujourd'hui, laisse-nous), or any single other non-space character (punctuation, symbols).
 _WORD = r"[\w\u0300-\u036f]+"
@@ -230,7 +233,7 @@ class SubwordTokenizer:
 
     def prepare(self, text: str) -> str:
         """The normalised text that `detokenize(tokenize(text))` gives back."""
-        text = unicode_normalize(text, self.unicode_form)
+        text = _SURROGATE.sub("\ufffd", unicode_normalize(text, self.unicode_form))
         if self.lowercase:
             text = text.lower()
         return _WS.sub(" ", text).strip()

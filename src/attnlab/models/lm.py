@@ -73,7 +73,7 @@ class GPTConfig:
     tie_weights: bool = True
 
     def validate(self) -> None:
-        if min(self.d_model, self.num_heads, self.num_layers, self.d_ff or 1) <= 0:
+        if min(self.d_model, self.num_heads, self.num_layers, 1 if self.d_ff is None else self.d_ff) <= 0:
             raise UserError("model.d_model, num_heads, num_layers and d_ff must be positive")
         if self.d_model % self.num_heads:
             raise UserError(

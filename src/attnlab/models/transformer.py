@@ -57,8 +57,9 @@ class TransformerSeq2SeqConfig:
         for name, value in PRESETS.get(self.preset, PRESETS["seed003"]).items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
-        self.enc_layers = self.enc_layers or self.layers
-        self.dec_layers = self.dec_layers or self.layers
+        # `is None`, not `or`: an explicit 0 is a mistake for validate() to name, not "use model.layers".
+        self.enc_layers = self.layers if self.enc_layers is None else self.enc_layers
+        self.dec_layers = self.layers if self.dec_layers is None else self.dec_layers
 
     def validate(self) -> None:
         from attnlab.errors import UserError

@@ -20,7 +20,7 @@ def task_names() -> list[str]:
 
 
 def get_task(name: str):
-    if name not in _TASKS:
+    if not isinstance(name, str) or name not in _TASKS:  # a list or mapping (YAML) is no task name
         raise UserError(f"unknown task {name!r}; valid tasks: {', '.join(task_names())}")
     module, cls = _TASKS[name].split(":")
     return getattr(importlib.import_module(module), cls)

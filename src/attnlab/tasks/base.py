@@ -7,6 +7,7 @@ device, asks the task for the loss, and counts `units` (tokens or examples) for 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -68,9 +69,16 @@ class Task:
         """Load only what using a trained run needs (tokenizers, vocabularies) from run_dir."""
         raise NotImplementedError
 
-    def train_batches(self, epoch: int) -> list[Batch]:
-        """The epoch's global batches, in a deterministic order fixed by (train.seed, epoch)."""
+    def epoch_batches(self, epoch: int) -> Sequence[Batch]:
+        """Build the epoch's global batches, in a deterministic order fixed by (train.seed, epoch)."""
         raise NotImplementedError
+
+    def train_batches(self, epoch: int) -> Sequence[Batch]:
+        """The epoch's batches, built once per epoch (the trainer asks again after every validation)."""
+        cached = getattr(self, "_epoch_cache", None)
+        if cached is None or cached[0] != epoch:
+            self._epoch_cache = (epoch, self.epoch_batches(epoch))
+        return self._epoch_cache[1]
 
     # --- model
     def build_model(self) -> nn.Module:

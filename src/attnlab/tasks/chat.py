@@ -13,16 +13,16 @@ codecs, batches, models (Transformer or RNN), loss, search and metrics. What dif
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import torch
 from torch import nn
 
 from attnlab import decode, metrics
-from attnlab.data.batching import pad_batch, split_indices
+from attnlab.data.batching import pad_batch
 from attnlab.data.codec import Codec
 from attnlab.data.corpora import load_dialogue
 from attnlab.data.vocab import Vocab
@@ -64,21 +64,7 @@ class ChatTask(TranslationTask):
     def _splits(self) -> dict[str, list[tuple[str, str]]]:
         d = self.recipe.data
         rows = load_dialogue(d.dataset)
-        pairs = [(q, a) for q, a, _ in rows if q.strip() and a.strip()]
-        if d.limit is not None and d.limit < len(pairs):
-            keep = np.sort(np.random.default_rng(d.split_seed).permutation(len(pairs))[: d.limit])
-            pairs = [pairs[i] for i in keep]
-        parts = split_indices(len(pairs), d.split, seed=d.split_seed)
-        self.split_record = {
-            "dataset": d.dataset,
-            "seed": d.split_seed,
-            "fractions": d.split,
-            "limit": d.limit,
-            "sizes": {k: len(v) for k, v in parts.items()},
-            "valid": parts["valid"].tolist(),
-            "test": parts["test"].tolist(),
-        }
-        return {name: [pairs[i] for i in idx] for name, idx in parts.items()}
+        return self._split_pairs([(q, a) for q, a, _ in rows if q.strip() and a.strip()])
 
     def prepare(self, *, write: bool = True) -> None:
         d = self.recipe.data
@@ -156,12 +142,17 @@ class ChatTask(TranslationTask):
         """One reply per message: greedy (default), beam search (beam > 1), or sampling when a temperature,
         top-p or top-k is given (reproducible with `seed`)."""
         sampling = temperature is not None or top_p is not None or top_k is not None
+        decode.check_seed(seed)
         if sampling and beam > 1:
             raise UserError("choose either --beam or sampling (--temperature / --top-p), not both")
-        if temperature is not None and temperature <= 0:
+        if beam < 1:
+            raise UserError(f"--beam must be at least 1, got {beam}")
+        if temperature is not None and not 0.0 < temperature < math.inf:  # NaN fails this too
             raise UserError(f"--temperature must be positive, got {temperature}")
         if top_p is not None and not 0.0 < top_p <= 1.0:
             raise UserError(f"--top-p must be in (0, 1], got {top_p}")
+        if top_k is not None and top_k < 1:
+            raise UserError(f"top_k must be at least 1, got {top_k}")
         if not sampling:
             return [n[0].text for n in self.translate(model, texts, beam=beam, alpha=alpha)]
         model.eval()

@@ -40,6 +40,8 @@ class ClassicData:
     def validate(self) -> None:
         if not 0.0 < self.valid_fraction < 1.0:
             raise UserError(f"data.valid_fraction must be in (0, 1), got {self.valid_fraction}")
+        if self.split_seed < 0:  # numpy's generators take no negative seed
+            raise UserError(f"data.split_seed must be >= 0, got {self.split_seed}")
         for name in ("limit", "test_limit"):
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise UserError(f"data.{name} must be positive or null, got {getattr(self, name)}")
@@ -61,6 +63,12 @@ class BowConfig:
             raise UserError(
                 f"model.classifier must be one of {', '.join(CLASSIFIERS)}; got {self.classifier!r}"
             )
+        # scikit-learn and LightGBM would reject these only after the features are built, with a traceback.
+        for name in ("n_rounds", "learning_rate", *(() if self.C is None else ("C",))):
+            if not getattr(self, name) > 0:
+                raise UserError(f"model.{name} must be positive, got {getattr(self, name)}")
+        if self.num_leaves < 2:
+            raise UserError(f"model.num_leaves must be at least 2, got {self.num_leaves}")
 
 
 @dataclass
@@ -178,6 +186,9 @@ class ClassicTask(ClassificationTask):
             label = int(p >= 0.5)
             out.append(Prediction(LABELS[label], p if label else 1.0 - p, p, [], None))
         return out
+
+    def truncation_note(self, texts: list[str]) -> str | None:  # bags of words read every word
+        return None
 
     def plot_attention(self, model, text: str, output) -> list[Path]:
         raise UserError("classic models have no attention; plot a bilstm-attention or transformer run")

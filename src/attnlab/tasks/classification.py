@@ -92,6 +92,8 @@ class ClassificationData:
             )
         if not 0.0 < self.valid_fraction < 1.0:
             raise UserError(f"data.valid_fraction must be in (0, 1), got {self.valid_fraction}")
+        if self.split_seed < 0:  # numpy's generators take no negative seed
+            raise UserError(f"data.split_seed must be >= 0, got {self.split_seed}")
         if self.freeze_embeddings and not self.init_embeddings:
             raise UserError("data.freeze_embeddings needs data.init_embeddings (a word2vec vectors file)")
 
@@ -254,16 +256,9 @@ class ClassificationTask(Task):
         )
         return [self._batch(enc, idx) for idx in order]
 
-    def train_batches(self, epoch: int) -> list[Batch]:
-        cache = getattr(self, "_epoch_cache", None)
-        if cache is None or cache[0] != epoch:
-            self._epoch_cache = (
-                epoch,
-                self._batches(
-                    self.data("train"), epoch=epoch, shuffle=True, batch_size=self.recipe.train.batch_size
-                ),
-            )
-        return self._epoch_cache[1]
+    def epoch_batches(self, epoch: int) -> list[Batch]:
+        train = self.data("train")
+        return self._batches(train, epoch=epoch, shuffle=True, batch_size=self.recipe.train.batch_size)
 
     # ------------------------------------------------------------------------------------------ model
 
@@ -343,9 +338,23 @@ class ClassificationTask(Task):
             toks.append([t if i != Vocab.UNK else "<unk>" for t, i in zip(tokens, encoded, strict=True)])
         return ids, toks
 
+    def truncation_note(self, texts: list[str]) -> str | None:
+        """A note when reviews are longer than data.max_len tokens: the model reads only part of them."""
+        n = self.recipe.data.max_len
+        if n is None:
+            return None
+        long = [(i, k) for i, t in enumerate(texts, 1) if (k := len(self.codec.tokens(self._clean(t)))) > n]
+        if not long:
+            return None
+        (i, k), more = long[0], f" (and {len(long) - 1} more)" if len(long) > 1 else ""
+        part = "first" if self.recipe.data.truncate == "head" else "last"
+        return f"note: review {i} has {k:,} tokens{more}; the model reads only its {part} {n} (data.max_len)"
+
     @torch.no_grad()
     def classify(self, model: nn.Module, texts: list[str], *, batch_size: int = 64) -> list[Prediction]:
         """Label, probability and (for attention models) per-token attention of each text."""
+        if batch_size < 1:
+            raise UserError(f"batch_size must be positive, got {batch_size}")
         model.eval()
         device = next(model.parameters()).device
         ids, toks = self.encode_inputs(texts)

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from attnlab import metrics
+from attnlab import decode, metrics
 from attnlab.data.codec import Codec
 from attnlab.data.corpora import load_text
 from attnlab.data.vocab import Vocab
@@ -47,6 +47,9 @@ from attnlab.models.lm import GPTConfig, GPTLanguageModel, RNNLMConfig, build_lm
 from attnlab.ngram import SMOOTHINGS, NGramLM
 from attnlab.tasks.base import Batch, Task
 from attnlab.train.checkpoint import atomic_write_json
+
+# `score` of an n-gram model prints one factor per token: a megabyte would take minutes to print and read.
+MAX_SCORE_TOKENS = 10_000
 
 
 @dataclass
@@ -401,10 +404,15 @@ class LanguageModelTask(Task):
         block_size tokens is full it slides: the cache is rebuilt from the last block_size/2 tokens.
         Prompts longer than block_size keep their last block_size tokens. LSTM: the state is carried.
         """
-        if temperature < 0:
-            raise UserError(f"--temperature must be >= 0 (0 = greedy), got {temperature}")
+        if not 0.0 <= temperature < math.inf:  # NaN fails this too
+            raise UserError(f"--temperature must be a finite number >= 0 (0 = greedy), got {temperature}")
+        if top_k is not None and top_k < 1:
+            raise UserError(f"--top-k must be at least 1, got {top_k}")
+        if top_p is not None and not 0.0 < top_p <= 1.0:
+            raise UserError(f"--top-p must be in (0, 1], got {top_p}")
         if length < 0:
             raise UserError(f"--length must be >= 0, got {length}")
+        decode.check_seed(seed)
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
 
         def pick(logits: torch.Tensor) -> int:
@@ -500,6 +508,11 @@ class LanguageModelTask(Task):
             raise UserError("give a non-empty sentence to score")
         if isinstance(model, NGramLM):
             tokens = self.codec.tokens(text)
+            if len(tokens) > MAX_SCORE_TOKENS:
+                raise UserError(
+                    f"the text has {len(tokens):,} tokens; score shows one factor per token, so give at most "
+                    f"{MAX_SCORE_TOKENS:,} (for the perplexity of a long text: attnlab eval RUN --file FILE)"
+                )
             res = model.score_sentence(tokens)
             return [(f.word, " ".join(f.context), f.prob) for f in res.factors], res.log_prob
         ids = self._start_ids("") if self.recipe.data.tokenizer == "char" and "\n" in self.codec.vocab else []

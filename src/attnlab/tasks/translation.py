@@ -7,6 +7,7 @@ Run directory files written here (besides the trainer's):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -25,6 +26,8 @@ from attnlab.models.seq2seq import RNNSeq2Seq, RNNSeq2SeqConfig
 from attnlab.models.transformer import TransformerSeq2Seq, TransformerSeq2SeqConfig
 from attnlab.tasks.base import Batch, Task
 from attnlab.train.checkpoint import atomic_write_json
+
+MAX_BEAM = 64  # widest beam search `translate` runs (the CLI's --beam limit too)
 
 
 @dataclass
@@ -55,6 +58,8 @@ class TranslationData:
                 raise UserError(f"data.{name} must be positive or null, got {getattr(self, name)}")
         if self.valid_bleu_sentences < 0:
             raise UserError("data.valid_bleu_sentences must be >= 0")
+        if self.split_seed < 0:  # numpy's generators take no negative seed
+            raise UserError(f"data.split_seed must be >= 0, got {self.split_seed}")
 
 
 @dataclass
@@ -88,7 +93,12 @@ class TranslationTask(Task):
         corpus = load_translation(d.dataset, d.src, d.tgt)
         if "all" not in corpus:
             return corpus
-        pairs = corpus["all"]
+        return self._split_pairs(corpus["all"])
+
+    def _split_pairs(self, pairs: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
+        """A seeded random subset (data.limit), then the seeded train/valid/test split; the row numbers go to
+        self.split_record (written to split.json)."""
+        d = self.recipe.data
         if d.limit is not None and d.limit < len(pairs):
             keep = np.sort(np.random.default_rng(d.split_seed).permutation(len(pairs))[: d.limit])
             pairs = [pairs[i] for i in keep]
@@ -97,6 +107,7 @@ class TranslationTask(Task):
             "dataset": d.dataset,
             "seed": d.split_seed,
             "fractions": d.split,
+            "limit": d.limit,
             "sizes": {k: len(v) for k, v in parts.items()},
             "valid": parts["valid"].tolist(),
             "test": parts["test"].tolist(),
@@ -168,14 +179,8 @@ class TranslationTask(Task):
         )
         return [self._batch(enc, idx) for idx in order]
 
-    def train_batches(self, epoch: int) -> list[Batch]:
-        cache = getattr(self, "_epoch_cache", None)
-        if cache is None or cache[0] != epoch:
-            self._epoch_cache = (
-                epoch,
-                self._batches("train", epoch=epoch, shuffle=True, batch_size=self.recipe.train.batch_size),
-            )
-        return self._epoch_cache[1]
+    def epoch_batches(self, epoch: int) -> list[Batch]:
+        return self._batches("train", epoch=epoch, shuffle=True, batch_size=self.recipe.train.batch_size)
 
     # ------------------------------------------------------------------------------------------ model
 
@@ -277,6 +282,12 @@ class TranslationTask(Task):
         batch_size: int = 64,
     ) -> list[list[Translation]]:
         """Translate `texts`; returns the n-best list of each, with tokens and attention."""
+        if not 1 <= n_best <= beam <= MAX_BEAM:  # a huge beam would exhaust memory, not fail
+            raise UserError(f"need 1 <= n_best <= beam <= {MAX_BEAM}, got beam={beam}, n_best={n_best}")
+        if not 0.0 <= alpha < math.inf:  # NaN fails this too
+            raise UserError(f"alpha (the length penalty) must be a finite number >= 0, got {alpha}")
+        if batch_size < 1:
+            raise UserError(f"batch_size must be positive, got {batch_size}")
         model.eval()
         device = next(model.parameters()).device
         ids, toks = self.encode_source(texts)
@@ -322,7 +333,10 @@ def read_eval_file(path) -> list[tuple[str, str]]:
     """`--file`: tab-separated `source<TAB>reference` lines (the corpus' own column order is not assumed)."""
     from attnlab.data.readers import read_tsv_pairs
 
-    return read_tsv_pairs(path).rows
+    rows = read_tsv_pairs(path).rows
+    if not rows:  # only blank lines (Unicode whitespace such as U+0085 is blank too)
+        raise UserError(f"{path}: no `source<TAB>reference` lines to evaluate")
+    return rows
 
 
 def report(

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -208,7 +209,18 @@ def save_checkpoint(
 
 def _pointer(root: Path, which: str) -> str | None:
     p = root / which
-    return p.read_text().strip() if p.is_file() else None
+    if not p.is_file():
+        return None
+    try:
+        name = p.read_bytes().decode("utf-8").strip()
+    except UnicodeDecodeError:
+        name = "/"  # fails the check below
+    if name and not re.fullmatch(r"[\w.-]+", name):  # one directory name: nothing outside checkpoints/
+        raise UserError(
+            f"checkpoint pointer {p} is corrupt (it should name a step-* directory); "
+            f"delete it to fall back to the latest checkpoint"
+        )
+    return name
 
 
 def _prune(root: Path, keep: int) -> None:
