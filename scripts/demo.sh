@@ -37,6 +37,15 @@ for s in "${sentences[@]}"; do
 done
 echo
 echo "== BLEU / chrF on the run's own test split"
-$ATTNLAB eval "$RUN" --split test | .venv/bin/python -c 'import json,sys; r=json.load(sys.stdin); print(f"test sentences {r[\"sentences\"]}: BLEU {r[\"bleu\"]:.1f}  chrF {r[\"chrf\"]:.1f}  ({r[\"signature\"]})")'
-.venv/bin/python -c 'import json,sys; s=json.load(open(sys.argv[1])); print(f"training: {s[\"steps\"]} steps, {s[\"train_seconds\"]/60:.1f} min, {s[\"tokens_per_second\"]:,.0f} tokens/s")' "$RUN/summary.json"
+$ATTNLAB eval "$RUN" --split test > /dev/null  # writes $RUN/eval-test.json
+.venv/bin/python - "$RUN" <<'PY'
+import json, sys
+from pathlib import Path
+
+run = Path(sys.argv[1])
+r = json.loads((run / "eval-test.json").read_text())
+print(f"test sentences {r['sentences']}: BLEU {r['bleu']:.1f}  chrF {r['chrf']:.1f}  ({r['signature']})")
+s = json.loads((run / "summary.json").read_text())
+print(f"training: {s['steps']} steps, {s['train_seconds'] / 60:.1f} min, {s['tokens_per_second']:,.0f} tokens/s")
+PY
 echo "demo wall-clock: $(( $(date +%s) - start )) s"

@@ -1,7 +1,9 @@
 """SIGKILL at random moments, `--resume` each time: the final weights are bitwise those of an uninterrupted run.
 
-Dropout and scheduled sampling (teacher_forcing < 1) draw from the global generator at every step, so this
-fails unless the checkpoint restores the RNG, the optimizer, the epoch's batch order and the position in it.
+Dropout and scheduled sampling (teacher_forcing < 1) draw from the global generator at every step, and the
+Transformer's Noam schedule depends on the step, so this fails unless the checkpoint restores the RNG, the
+optimizer, the scheduler, the epoch's batch order and the position in it. Both model families are killed
+several times (KILLS) at random steps.
 """
 
 import json
@@ -18,26 +20,34 @@ import torch
 from safetensors.torch import load_file
 from tests.conftest import REPO
 
-RECIPE = REPO / "recipes" / "translate-spa-eng-bahdanau.yaml"
-MAX_STEPS = 24
-SETTINGS = [
+MAX_STEPS = 30
+KILLS = 3  # aimed at; at least 2 must land before the run ends
+COMMON = [
     "data.limit=300",
-    "model.hidden=16",
-    "model.embed_dim=8",
-    "model.dropout=0.3",
-    "model.teacher_forcing=0.5",
     "train.batch_size=16",
     f"train.max_steps={MAX_STEPS}",
     "train.checkpoint_every=3",
     "train.log_every=1",
+    "train.eval_every=10",
     "data.valid_bleu_sentences=5",
     "train.max_minutes=null",
 ]
+FAMILIES = {
+    "rnn": (
+        "translate-spa-eng-bahdanau.yaml",
+        ["model.hidden=16", "model.embed_dim=8", "model.dropout=0.3", "model.teacher_forcing=0.5"],
+    ),
+    "transformer": (
+        "translate-spa-eng-transformer.yaml",
+        ["model.d_model=16", "model.heads=2", "model.layers=1", "model.d_ff=32", "model.dropout=0.3"],
+    ),
+}
 
 
-def _command(out, resume):
-    cmd = [sys.executable, "-m", "attnlab", "train", str(RECIPE), "--out", str(out)]
-    for s in SETTINGS:
+def _command(family, out, resume):
+    recipe, settings = FAMILIES[family]
+    cmd = [sys.executable, "-m", "attnlab", "train", str(REPO / "recipes" / recipe), "--out", str(out)]
+    for s in COMMON + settings:
         cmd += ["--set", s]
     return [*cmd, "--resume"] if resume else cmd
 
@@ -58,26 +68,35 @@ def _metrics(out):
 
 
 @pytest.mark.slow
-def test_sigkill_and_resume_is_bitwise_exact(tmp_path, data_root):
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_sigkill_and_resume_is_bitwise_exact(family, tmp_path, data_root):
     env = {**os.environ, "ATTNLAB_DATA": str(data_root), "OMP_NUM_THREADS": "1"}
     seed = int.from_bytes(os.urandom(4), "little")
     rng = random.Random(seed)
     straight = subprocess.Popen(
-        _command(tmp_path / "a", False), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        _command(family, tmp_path / "a", False),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     out, kills, resume = tmp_path / "b", 0, False
     try:
         while True:
             proc = subprocess.Popen(
-                _command(out, resume), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+                _command(family, out, resume),
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
             )
-            if kills < 2:
+            if kills < KILLS:
                 # Wait for a checkpoint newer than the one we resumed from, then kill at a random moment.
                 start = _latest_step(out)
                 deadline = time.monotonic() + 240
                 while proc.poll() is None and _latest_step(out) <= start and time.monotonic() < deadline:
                     time.sleep(0.02)
-                time.sleep(rng.uniform(0.0, 0.5))
+                time.sleep(rng.uniform(0.0, 0.15))  # a step takes tens of ms: this lands mid-interval
                 if proc.poll() is None:
                     os.kill(proc.pid, signal.SIGKILL)
                     kills += 1
@@ -93,7 +112,7 @@ def test_sigkill_and_resume_is_bitwise_exact(tmp_path, data_root):
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    assert kills >= 1, f"seed {seed}: the run finished before any kill"
+    assert kills >= 2, f"seed {seed}: the run finished after {kills} kill(s); it must be killed several times"
     a, b = _final_weights(tmp_path / "a"), _final_weights(out)
     assert a.keys() == b.keys()
     for key in a:
