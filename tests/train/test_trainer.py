@@ -15,7 +15,7 @@ from attnlab.config import load_recipe
 from attnlab.errors import UserError
 from attnlab.tasks import get_task
 from attnlab.train import checkpoint as ckpt
-from attnlab.train.trainer import Trainer, describe_stop
+from attnlab.train.trainer import Trainer, build_optimizer, describe_stop
 
 RECIPE = REPO / "recipes" / "translate-spa-eng-bahdanau.yaml"
 TINY = [
@@ -162,3 +162,41 @@ def test_resume_in_process_is_exact(task, tmp_path):
     for (k, x), y in zip(a.model.state_dict().items(), b2.model.state_dict().values(), strict=True):
         assert torch.equal(x, y), k
     assert [r["loss"] for r in _records(tmp_path / "a")] == [r["loss"] for r in _records(tmp_path / "b")]
+
+
+def test_weight_decay_skips_biases_and_layernorm_gains():
+    """AdamW with decay 0.1 and a zero gradient: matrices shrink by lr * decay, vectors stay as they were."""
+    from attnlab.config import TrainConfig
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.LayerNorm(4))
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    opt = build_optimizer(model.parameters(), TrainConfig(optimizer="adamw", lr=0.5, weight_decay=0.1))
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    opt.step()
+    for name, p in model.named_parameters():
+        expected = before[name] * (1 - 0.5 * 0.1) if p.dim() >= 2 else before[name]
+        torch.testing.assert_close(p.detach(), expected, msg=name)
+    one_group = build_optimizer(model.parameters(), TrainConfig(optimizer="adam", weight_decay=0.0))
+    assert len(one_group.param_groups) == 1  # no decay: the optimizer state keeps its simple layout
+
+
+@pytest.mark.parametrize(
+    "cuda, mps, rank, expected",
+    [(True, True, "1", "cuda:1"), (False, True, "0", "mps"), (False, False, "0", "cpu")],
+)
+def test_device_auto_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, rank, expected):
+    """--device auto: CUDA (this process's LOCAL_RANK under torchrun), else Apple's MPS, else the CPU; an
+    explicit device that is not there is a one-line error."""
+    from attnlab.train.trainer import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    monkeypatch.setenv("LOCAL_RANK", rank)
+    assert str(resolve_device("auto")) == expected
+    if not cuda:
+        with pytest.raises(UserError, match="no CUDA GPU"):
+            resolve_device("cuda")
+    if not mps:
+        with pytest.raises(UserError, match="MPS is not available"):
+            resolve_device("mps")

@@ -53,7 +53,21 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def param_groups(params, weight_decay: float) -> list[dict]:
+    """Weight decay on matrices and embeddings only (dim >= 2), never on biases or LayerNorm gains: decaying
+    a gain towards 0 shrinks the whole layer's output, which is not the regularisation decay is meant to be
+    (nanoGPT and Hugging Face's Trainer group parameters the same way)."""
+    params = list(params)
+    if not weight_decay:
+        return [{"params": params}]
+    return [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+
+
 def build_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = param_groups(params, cfg.weight_decay)
     if cfg.optimizer == "adam":
         return torch.optim.Adam(
             params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay
