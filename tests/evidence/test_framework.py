@@ -36,9 +36,11 @@ def test_report_shows_each_recorded_experiment_and_lists_the_rest(tmp_path):
     record = {"name": "scaling", "title": "T", "claim": "C", "quick": True, "seconds": 1.0, "date": "d",
               "machine": "m", "figure": "scaling.png", "numbers": {}, "reading": "R-scaling"}  # fmt: skip
     (out / "scaling.json").write_text(json.dumps(record))
+    (out / "scaling-gradient.png").write_bytes(b"")  # a second panel of the same experiment
     page = report.main([str(out)])
     text = page.read_text()
     assert "R-scaling" in text and "(evidence/scaling.png)" in text and "quick version" in text
+    assert text.index("(evidence/scaling.png)") < text.index("(evidence/scaling-gradient.png)")
     missing = text.split("## Not yet run", 1)[1]
     assert "`attnlab evidence scaling`" not in missing
     assert all(f"`attnlab evidence {n}`" in missing for n in evidence.NAMES if n != "scaling")

@@ -1,5 +1,6 @@
 """The explorer for the other tasks: a sentiment run answers with its label and pooling attention, a
-language model with a generated continuation and its causal self-attention (through the real app)."""
+language model with a generated continuation and its causal self-attention, a Korean chat run with a reply
+and the Transformer's three attention kinds (through the real app)."""
 
 import numpy as np
 import pytest
@@ -22,16 +23,23 @@ LM = {
     "train": {"max_steps": 5, "batch_size": 8, "threads": 1},
 }
 
+CHAT = {
+    "task": "chat",
+    "data": {"limit": 400, "subword_vocab": 600, "valid_bleu_sentences": 4},
+    "model": {"arch": "transformer", "d_model": 32, "heads": 2, "d_ff": 64, "layers": 2},
+    "train": {"max_steps": 6, "batch_size": 32, "threads": 1, "schedule": "noam", "warmup": 10, "lr": 1.0},
+}
+
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory, data_root, monkeypatch_module):
     monkeypatch_module.setenv("ATTNLAB_DATA", str(data_root))
     loaded = []
-    for name, raw in (("sentiment", SENTIMENT), ("lm", LM)):
+    for name, raw in (("sentiment", SENTIMENT), ("lm", LM), ("chat", CHAT)):
         out = tmp_path_factory.mktemp(name)
         runs.train(build_recipe(raw), out, progress=False)
         loaded.append(runs.load_run(out))
-    with TestClient(create_app(loaded, ["sentiment", "lm"])) as c:
+    with TestClient(create_app(loaded, ["sentiment", "lm", "chat"])) as c:
         yield c
 
 
@@ -70,3 +78,17 @@ def test_lm_generates_and_shows_causal_self_attention(client):
 def test_options_of_another_task_are_a_clear_422(client):
     r = client.post("/api/explain", json={"run": "sentiment", "text": "good", "options": {"beam": 2}})
     assert r.status_code == 422 and "unknown option" in r.json()["error"]
+
+
+def test_chat_replies_with_nbest_and_the_three_attention_kinds(client):
+    body = _explain(client, "chat", "영화 볼래?", beam=2, n_best=2)
+    assert body["task"] == "chat"
+    result = body["result"]
+    assert len(result["n_best"]) == 2 and result["text"] == result["n_best"][0]["text"]
+    maps = {m["name"]: m for m in body["attention"]}
+    assert set(maps) == {"encoder", "decoder", "cross"}
+    src, out = result["src_tokens"], result["tgt_tokens"]
+    cross = np.asarray(maps["cross"]["layers"])
+    assert cross.shape == (2, 2, len(out), len(src)) and np.allclose(cross.sum(-1), 1, atol=1e-3)
+    assert np.asarray(maps["encoder"]["layers"]).shape == (2, 2, len(src), len(src))
+    assert any("영화" in t or "영" in t for t in src)  # the Korean subwords reach the page as text

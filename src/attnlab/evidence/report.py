@@ -25,13 +25,11 @@ def render(directory: Path) -> str:
             continue
         r = json.loads(path.read_text(encoding="utf-8"))
         mode = " (quick version)" if r["quick"] else ""
+        # The main figure, then the experiment's other panels (NAME-*.png: e.g. scaling-gradient.png).
+        extra = sorted(p.name for p in directory.glob(f"{name}-*.png"))
+        lines += [f"## {r['title']}", "", f"**Claim.** {r['claim']}", ""]
+        lines += [f"![{fig}](evidence/{fig})\n" for fig in [r["figure"], *extra]]
         lines += [
-            f"## {r['title']}",
-            "",
-            f"**Claim.** {r['claim']}",
-            "",
-            f"![{name}](evidence/{r['figure']})",
-            "",
             f"**Reading.** {r['reading']}",
             "",
             f"<sub>`attnlab evidence {name}`{mode}: {r['seconds']:.0f} s on {r['machine']}, {r['date']}. "
