@@ -4,9 +4,9 @@ import math
 
 import pytest
 import torch
+from tests.conftest import REPO
 
 from attnlab.config import build_recipe
-from tests.conftest import REPO
 from attnlab.decode import filter_logits, sample_next
 from attnlab.errors import UserError
 from attnlab.models.lm import GPTConfig, GPTLanguageModel, RNNLanguageModel, RNNLMConfig
