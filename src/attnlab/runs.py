@@ -16,7 +16,7 @@ import torch
 from attnlab.config import Recipe, build_recipe, read_yaml
 from attnlab.errors import UserError
 from attnlab.tasks import get_task
-from attnlab.train.checkpoint import load_checkpoint, load_weights
+from attnlab.train.checkpoint import load_checkpoint, load_weights, seal_fitted, verify_fitted
 
 
 @dataclass
@@ -69,6 +69,7 @@ def load_run(path: str | Path, *, which: str = "best", with_data: bool = False, 
     else:
         task.load_codecs()
     if getattr(task, "fit_counts", None):  # count-based (n-gram): its model file stands in for a checkpoint
+        verify_fitted(path)  # the same sha256 + size check as a checkpoint's, before anything is parsed
         model, counts_file = task.load_counts()
         return Run(path, recipe, task, model, counts_file)
     model = task.build_model()
@@ -114,7 +115,9 @@ def train(
             _same(saved, recipe.to_dict(), section)
     counting = get_task(recipe.task)(recipe, run_dir)
     if getattr(counting, "fit_counts", None):  # count-based models (n-grams) are fitted, not trained
-        return counting.fit_counts(resume=resume)
+        result = counting.fit_counts(resume=resume)
+        seal_fitted(run_dir, counting.model_path)  # last: a fit cut short leaves no manifest, so never loads
+        return result
     device = resolve_device(recipe.train.device)
     dist = DistContext.from_env(device)
     try:

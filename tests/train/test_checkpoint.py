@@ -301,3 +301,48 @@ def test_optimizer_flattening_keeps_scalars_and_tuples():
         0.8,
         0.9,
     )
+
+
+FITTED = {
+    "ngram": (
+        "ngram-nietzsche-kn3.yaml",
+        ["data.limit_chars=30000"],
+        "ngram.json",
+    ),
+    "classic": (
+        "sentiment-imdb-tfidf-lr.yaml",
+        ["data.limit=600", "data.test_limit=100"],
+        "model/vocabulary.json",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FITTED))
+def test_fitted_model_files_carry_checksums(tmp_path, data_root, monkeypatch, kind, no_unpickling):
+    """An n-gram or bag-of-words run has no checkpoints/, but its model files are sealed the same way: a
+    flipped bit, a truncation or a missing manifest is a one-line error naming the file, never a model that
+    silently loads with other numbers."""
+    from attnlab import runs
+    from attnlab.config import load_recipe
+    from tests.conftest import REPO
+
+    monkeypatch.setenv("ATTNLAB_DATA", str(data_root))
+    recipe, sets, target = FITTED[kind]
+    run = tmp_path / kind
+    runs.train(load_recipe(REPO / "recipes" / recipe, sets), run, progress=False)
+    sealed = json.loads((run / ckpt.FITTED_MANIFEST).read_text())["files"]
+    assert target in sealed and all((run / name).is_file() for name in sealed)
+    runs.load_run(run)  # intact: loads
+
+    good = (run / target).read_bytes()
+    flipped = bytearray(good)
+    flipped[len(flipped) // 2] ^= 0x01  # still valid JSON more often than not: only the checksum sees it
+    for damaged, word in ((bytes(flipped), "corrupt"), (good[: len(good) // 2], "truncated")):
+        (run / target).write_bytes(damaged)
+        with pytest.raises(UserError) as err:
+            runs.load_run(run)
+        assert word in str(err.value) and str(run / target) in str(err.value) and "\n" not in str(err.value)
+    (run / target).write_bytes(good)
+    (run / ckpt.FITTED_MANIFEST).unlink()  # as after a fit killed before it finished
+    with pytest.raises(UserError, match="did not finish"):
+        runs.load_run(run)

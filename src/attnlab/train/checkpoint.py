@@ -235,30 +235,66 @@ def list_checkpoints(root: Path) -> list[Path]:
     return sorted((p for p in Path(root).glob("step-*") if p.is_dir()), reverse=True)
 
 
-def _read_verified(ckpt: Path, name: str, manifest: dict) -> bytes:
+def _read_verified(ckpt: Path, name: str, manifest: dict, advice: str | None = None, what: str = "checkpoint") -> bytes:
+    """The bytes of `ckpt/name` once its size and sha256 match the manifest; else a one-line UserError that
+    names the file and ends with `advice` (default: which older checkpoint to resume from)."""
+    advice = _older(ckpt) if advice is None else advice
     path = ckpt / name
     files = manifest.get("files")
     entry = files.get(name) if isinstance(files, dict) else None
     if entry is None:
-        raise UserError(f"checkpoint {ckpt} has no {name} in its manifest; it was not written by attnlab")
+        raise UserError(f"{what} {ckpt} has no {name} in its manifest; it was not written by attnlab")
     if not (
         isinstance(entry, dict)
         and isinstance(entry.get("size"), int)
         and isinstance(entry.get("sha256"), str)
     ):
-        raise UserError(
-            f"checkpoint {ckpt / 'manifest.json'} is corrupt (bad entry for {name}); {_older(ckpt)}"
-        )
+        raise UserError(f"{what} manifest in {ckpt} is corrupt (bad entry for {name}); {advice}")
     if not path.is_file():
-        raise UserError(f"checkpoint file {path} is missing; {_older(ckpt)}")
+        raise UserError(f"{what} file {path} is missing; {advice}")
     data = path.read_bytes()
     if len(data) != entry["size"]:
-        raise UserError(
-            f"checkpoint file {path} is truncated ({len(data)} of {entry['size']} bytes); {_older(ckpt)}"
-        )
+        raise UserError(f"{what} file {path} is truncated ({len(data)} of {entry['size']} bytes); {advice}")
     if sha256_bytes(data) != entry["sha256"]:
-        raise UserError(f"checkpoint file {path} is corrupt (sha256 mismatch); {_older(ckpt)}")
+        raise UserError(f"{what} file {path} is corrupt (sha256 mismatch); {advice}")
     return data
+
+
+# ---------------------------------------------------------------------------- fitted (count-based) models
+
+# Models that are fitted in one pass (n-grams, bag-of-words, word2vec) have no checkpoints/ directory; their
+# files get the same sha256 + size manifest, written once the fit is complete.
+FITTED_MANIFEST = "model.manifest.json"
+_REFIT = "fit the model again (attnlab train RECIPE --out NEW_DIR)"
+
+
+def seal_fitted(run_dir: Path, model_path: Path) -> Path:
+    """Write RUN/model.manifest.json for `model_path` (one file, or every file under a directory)."""
+    files = [model_path] if model_path.is_file() else sorted(p for p in model_path.rglob("*") if p.is_file())
+    manifest: dict[str, Any] = {"format": FORMAT, "files": {}}
+    for f in files:
+        data = f.read_bytes()
+        manifest["files"][f.relative_to(run_dir).as_posix()] = {"sha256": sha256_bytes(data), "size": len(data)}
+    atomic_write_json(run_dir / FITTED_MANIFEST, manifest)
+    return run_dir / FITTED_MANIFEST
+
+
+def verify_fitted(run_dir: Path) -> None:
+    """Check every file of a fitted model against RUN/model.manifest.json (one-line UserError if not)."""
+    path = run_dir / FITTED_MANIFEST
+    if not path.is_file():
+        raise UserError(f"{run_dir} has no {FITTED_MANIFEST}: the fit did not finish; {_REFIT}")
+    try:
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        manifest = None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not files or manifest.get("format") != FORMAT:
+        raise UserError(f"model manifest {path} is corrupt; {_REFIT}")
+    for name in files:
+        if not isinstance(name, str) or name.startswith("/") or ".." in Path(name).parts:
+            raise UserError(f"model manifest {path} is corrupt (file {name!r}); {_REFIT}")
+        _read_verified(run_dir, name, manifest, _REFIT, what="model")
 
 
 def _older(ckpt: Path) -> str:
