@@ -575,6 +575,13 @@ FLOATS = st.one_of(
 OPTIONAL_INTS, OPTIONAL_FLOATS = st.one_of(st.none(), INTS), st.one_of(st.none(), FLOATS)
 SEEDS = st.one_of(st.none(), INTS, st.integers(-(2**70), 2**70))
 LENGTHS = st.integers(-5, 5)  # (a long generation is slow, not wrong)
+SAMPLING = {  # generate()'s options, the same for every language model
+    "length": LENGTHS,
+    "temperature": FLOATS,
+    "top_k": OPTIONAL_INTS,
+    "top_p": OPTIONAL_FLOATS,
+    "seed": SEEDS,
+}
 API_OPTIONS = {
     "translate": (
         "rnn",
@@ -606,24 +613,12 @@ API_OPTIONS = {
     "generate/char": (
         "char",
         lambda r, kw: r.task.generate(r.model, "the", **kw),
-        {
-            "length": LENGTHS,
-            "temperature": FLOATS,
-            "top_k": OPTIONAL_INTS,
-            "top_p": OPTIONAL_FLOATS,
-            "seed": SEEDS,
-        },
+        SAMPLING,
     ),
     "generate/ngram": (
         "ngram",
         lambda r, kw: r.task.generate(r.model, "the", **kw),
-        {
-            "length": LENGTHS,
-            "temperature": FLOATS,
-            "top_k": OPTIONAL_INTS,
-            "top_p": OPTIONAL_FLOATS,
-            "seed": SEEDS,
-        },
+        SAMPLING,
     ),
     "reply": (
         "chat",

@@ -24,6 +24,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import torch
+
 from attnlab.errors import UserError
 from attnlab.sysinfo import describe
 
@@ -56,7 +58,11 @@ def run_experiment(name: str, *, quick: bool = False, out: str | Path = DEFAULT_
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    numbers = module.run(quick, out)
+    threads = torch.get_num_threads()  # train.threads sets it process-wide: give it back afterwards
+    try:
+        numbers = module.run(quick, out)
+    finally:
+        torch.set_num_threads(threads)
     record = {
         "name": name,
         "title": module.TITLE,

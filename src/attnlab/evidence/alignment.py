@@ -95,14 +95,6 @@ def _peakedness(maps: list[np.ndarray]) -> dict:
 
 
 def run(quick: bool, out: Path) -> dict:
-    threads = torch.get_num_threads()  # train.threads sets it process-wide; give it back afterwards
-    try:
-        return _run(quick, Path(out))
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _run(quick: bool, out: Path) -> dict:
     run_dir, reused = _model_run(quick, out)
     loaded = load_run(run_dir, with_data=True)
     task, trained = loaded.task, loaded.model

@@ -140,14 +140,6 @@ def _test_sample(task, per_bucket: int, seed: int = 0) -> list[tuple[str, str, i
 
 
 def run(quick: bool, out: Path) -> dict:
-    threads = torch.get_num_threads()  # train.threads sets it process-wide; give it back afterwards
-    try:
-        return _run(quick, Path(out))
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _run(quick: bool, out: Path) -> dict:
     s = _settings(quick)
     runs = Path(out) / RUNS
     shutil.rmtree(runs, ignore_errors=True)  # ours alone: a rerun starts clean instead of "already trained"
