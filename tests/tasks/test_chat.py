@@ -1,6 +1,8 @@
 """Korean chat: the shared subword tokenizer, a tiny training end to end through the CLI, and input checks."""
 
 import io
+import json
+import math
 import os
 import subprocess
 import sys
@@ -183,3 +185,17 @@ def test_plot_attention_of_a_korean_chat_run(chat_run, monkeypatch, capsys, tmp_
         [*plot, str(tmp_path / "bad.png"), "--layer", "2", "--head", "9"], monkeypatch, capsys
     )
     assert code == 2 and "--head must be between 1 and 4" in err
+
+
+@pytest.mark.slow
+def test_eval_reports_chrf_bleu_and_perplexity_on_the_held_out_split(chat_run, data_root):
+    """`attnlab eval RUN`: sacreBLEU chrF and BLEU on detokenised replies and the teacher-forced loss /
+    perplexity, on the test rows recorded in split.json."""
+    res = _attnlab(["eval", str(chat_run)], data_root)
+    assert res.returncode == 0, res.stderr[-2000:]
+    report = json.loads((chat_run / "eval-test.json").read_text())
+    split = json.loads((chat_run / "split.json").read_text())
+    assert report["sentences"] == len(split["test"]) > 0
+    assert 0 <= report["bleu"] <= 100 and 0 <= report["chrf"] <= 100
+    assert report["ppl"] == pytest.approx(math.exp(report["loss"]), rel=1e-4)
+    assert "nrefs:1" in report["signature"] and report["examples"][0]["hyp"] is not None

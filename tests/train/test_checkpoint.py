@@ -322,9 +322,10 @@ def test_fitted_model_files_carry_checksums(tmp_path, data_root, monkeypatch, ki
     """An n-gram or bag-of-words run has no checkpoints/, but its model files are sealed the same way: a
     flipped bit, a truncation or a missing manifest is a one-line error naming the file, never a model that
     silently loads with other numbers."""
+    from tests.conftest import REPO
+
     from attnlab import runs
     from attnlab.config import load_recipe
-    from tests.conftest import REPO
 
     monkeypatch.setenv("ATTNLAB_DATA", str(data_root))
     recipe, sets, target = FITTED[kind]

@@ -24,3 +24,37 @@ def test_korean_and_latin_labels_render_without_missing_glyphs(tmp_path):
     missing = [str(w.message) for w in caught if "missing from" in str(w.message)]
     assert not missing, missing
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_pe_and_schedule_through_the_cli(cli, tmp_path):
+    """`attnlab plot pe` and `plot schedule` write PNGs of the requested size (subprocess, end to end)."""
+    import matplotlib.image as mpimg
+
+    for args, name in (
+        (["plot", "pe", "--d-model", "128", "--length", "50"], "pe.png"),
+        (["plot", "schedule", "--d-model", "256", "--warmup", "4000"], "lr.png"),
+    ):
+        proc = cli(*args, "-o", tmp_path / name)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert proc.stdout.strip() == f"wrote {tmp_path / name}"
+        image = mpimg.imread(tmp_path / name)
+        assert image.shape[0] > 200 and image.shape[1] > image.shape[0]  # landscape, not an empty canvas
+        assert image[..., :3].std() > 0.05  # something was drawn
+
+
+def test_plot_schedule_draws_the_noam_curve(monkeypatch, tmp_path):
+    """The curve handed to the plot peaks at step = warmup with d_model^-0.5 · warmup^-0.5."""
+    from attnlab.cli import main
+
+    seen = {}
+
+    def capture(steps, lrs, path, *, title):
+        seen.update(steps=steps, lrs=lrs, title=title)
+        return path
+
+    monkeypatch.setattr(plots, "lr_schedule", capture)
+    main(["plot", "schedule", "--d-model", "256", "--warmup", "4000", "-o", str(tmp_path / "lr.png")])
+    peak = int(np.argmax(seen["lrs"]))
+    assert seen["steps"][peak] == 4000 and "warmup=4000" in seen["title"]
+    np.testing.assert_allclose(seen["lrs"][peak], 256**-0.5 * 4000**-0.5, rtol=1e-9)
+    np.testing.assert_allclose(seen["lrs"][99], 256**-0.5 * 100 * 4000**-1.5, rtol=1e-9)  # linear warm-up

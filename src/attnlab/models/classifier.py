@@ -60,9 +60,15 @@ class AvgEmbeddingConfig:
     buckets: int = 1 << 20  # hash buckets shared by the bigrams/trigrams
     pooling: Literal["mean", "sum", "sqrt"] = "mean"  # sqrt: sum / √length
     binary: bool = False  # count each distinct word / n-gram of a review once
+    # NBSVM (Wang & Manning, 2012): scale each feature by its naive-Bayes log-count ratio
+    # r = log(p/|p|) - log(q/|q|) (p, q: smoothed presence counts in positive / negative training reviews),
+    # fitted once before training. With embed_dim 1, binary features and sum pooling this is NB-weighted
+    # logistic regression; nb_alpha is the count smoothing.
+    nb_scale: bool = False
+    nb_alpha: float = 1.0
 
     def validate(self) -> None:
-        _positive(self, "embed_dim", "buckets")
+        _positive(self, "embed_dim", "buckets", "nb_alpha")
         _dropout(self, "dropout")
         if self.hidden < 0 or not 1 <= self.ngrams <= 3:
             raise UserError(
@@ -136,6 +142,14 @@ def hashed_ngrams(ids: Tensor, mask: Tensor, n: int, vocab: int, buckets: int) -
     return h + vocab, ok  # bigrams and trigrams share the table (different multipliers)
 
 
+def _distinct(feats: Tensor, fmask: Tensor) -> tuple[Tensor, Tensor]:
+    """Each row's features sorted, with repeats (and padding) masked out: presence instead of counts."""
+    feats, _ = feats.masked_fill(~fmask, 0).sort(dim=1)  # padding -> id 0, sorted first
+    fmask = feats != 0
+    fmask[:, 1:] &= feats[:, 1:] != feats[:, :-1]
+    return feats, fmask
+
+
 def keras_init(embedding: nn.Embedding, *lstms: nn.LSTM) -> None:
     """Keras' defaults, which the seeds were tuned with: embeddings U(-0.05, 0.05) (pad row 0),
     Glorot-uniform input weights, orthogonal recurrent weights, zero biases except forget gates = 1."""
@@ -178,6 +192,19 @@ class AvgEmbeddingClassifier(nn.Module):
             layers += [nn.Linear(width, cfg.hidden), nn.ReLU(), nn.Dropout(cfg.dropout)]
             width = cfg.hidden
         self.head = nn.Sequential(*layers, nn.Linear(width, 1))
+        if cfg.nb_scale:  # a buffer: saved with the weights, fitted by fit_nb, never trained
+            self.register_buffer("nb_ratio", torch.ones(vocab_size + extra))
+
+    @torch.no_grad()
+    def fit_nb(self, batches) -> None:
+        """Set nb_ratio from (ids, lengths, labels) batches of the training reviews (presence counts)."""
+        counts = torch.full((2, self.embedding.num_embeddings), float(self.cfg.nb_alpha))
+        for b in batches:
+            feats, fmask = _distinct(*self.features(b["ids"], padding_mask(b["lengths"], b["ids"].size(1))))
+            label = b["labels"].long()[:, None].expand_as(feats)
+            counts.index_put_((label[fmask], feats[fmask]), torch.ones(int(fmask.sum())), accumulate=True)
+        log_p = counts.log() - counts.sum(1, keepdim=True).log()
+        self.nb_ratio.copy_(log_p[1] - log_p[0])
 
     def features(self, ids: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """All feature ids (B, T') and their mask: words, then hashed bigrams / trigrams; with `binary`
@@ -189,17 +216,14 @@ class AvgEmbeddingClassifier(nn.Module):
                 feats.append(h)
                 masks.append(ok)
         feats, fmask = torch.cat(feats, 1), torch.cat(masks, 1)
-        if self.cfg.binary:
-            feats = feats.masked_fill(~fmask, 0)  # padding -> id 0, sorted first
-            feats, _ = feats.sort(dim=1)
-            fmask = feats != 0
-            fmask[:, 1:] &= feats[:, 1:] != feats[:, :-1]
-        return feats, fmask
+        return _distinct(feats, fmask) if self.cfg.binary else (feats, fmask)
 
     def forward(self, ids: Tensor, lengths: Tensor, return_attention: bool = False):
         mask = padding_mask(lengths, ids.size(1))
         feats, fmask = self.features(ids, mask)
         emb = self.embedding(feats)  # (B, T', E)
+        if self.cfg.nb_scale:
+            emb = emb * self.nb_ratio[feats].unsqueeze(-1)
         m = fmask.unsqueeze(-1).to(emb.dtype)
         summed = (emb * m).sum(1)  # (B, E)
         count = m.sum(1).clamp_min(1.0)

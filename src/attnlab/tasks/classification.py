@@ -269,6 +269,9 @@ class ClassificationTask(Task):
         )
         if d.init_embeddings and getattr(self, "_fresh", False):
             self._init_embeddings(model)
+        if getattr(self.recipe.model, "nb_scale", False) and getattr(self, "_fresh", False):
+            # NB ratios from the training reviews (a resumed or loaded run gets them from its checkpoint).
+            model.fit_nb(self._batches(self.data("train"), epoch=0, shuffle=False, batch_size=256))
         if d.freeze_embeddings:
             input_embedding(model).weight.requires_grad_(False)
         return model

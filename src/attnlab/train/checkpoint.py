@@ -235,7 +235,9 @@ def list_checkpoints(root: Path) -> list[Path]:
     return sorted((p for p in Path(root).glob("step-*") if p.is_dir()), reverse=True)
 
 
-def _read_verified(ckpt: Path, name: str, manifest: dict, advice: str | None = None, what: str = "checkpoint") -> bytes:
+def _read_verified(
+    ckpt: Path, name: str, manifest: dict, advice: str | None = None, what: str = "checkpoint"
+) -> bytes:
     """The bytes of `ckpt/name` once its size and sha256 match the manifest; else a one-line UserError that
     names the file and ends with `advice` (default: which older checkpoint to resume from)."""
     advice = _older(ckpt) if advice is None else advice
@@ -274,7 +276,10 @@ def seal_fitted(run_dir: Path, model_path: Path) -> Path:
     manifest: dict[str, Any] = {"format": FORMAT, "files": {}}
     for f in files:
         data = f.read_bytes()
-        manifest["files"][f.relative_to(run_dir).as_posix()] = {"sha256": sha256_bytes(data), "size": len(data)}
+        manifest["files"][f.relative_to(run_dir).as_posix()] = {
+            "sha256": sha256_bytes(data),
+            "size": len(data),
+        }
     atomic_write_json(run_dir / FITTED_MANIFEST, manifest)
     return run_dir / FITTED_MANIFEST
 
