@@ -103,3 +103,38 @@ def test_full_small_corpora(data_root, monkeypatch):
     assert (labels.count(0), labels.count(1), labels.count(2)) == (5064, 3413, 2846)
     text = corpora.describe("tinyshakespeare")["splits"]["all"]
     assert text["characters"] == 1_115_394 and text["lines"] == 40_000 and text["distinct_chars"] == 65
+
+
+def test_malformed_line_stops_training_or_is_skipped_and_counted_on_request(sliced, data_root):
+    """A broken line in spa.txt: `attnlab train` names file:line and the recipe key; with
+    --set data.on_error=skip it trains and says how many lines it skipped."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    spa = sliced / "spa-eng" / "spa.txt"
+    lines = spa.read_bytes().splitlines(keepends=True)
+    spa.write_bytes(b"".join([*lines[:5], b"a line without any tab\n", *lines[5:]]))
+    env = {**os.environ, "ATTNLAB_DATA": str(sliced), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    base = [
+        sys.executable,
+        "-m",
+        "attnlab",
+        "train",
+        str(REPO / "recipes" / "translate-spa-eng-bahdanau.yaml"),
+    ]
+    tiny = ["--set", "model.hidden=8", "--set", "model.embed_dim=8", "--set", "train.max_steps=2"]
+    tiny += ["--set", "data.valid_bleu_sentences=2", "--set", "data.min_freq=1"]
+
+    def run(*extra):
+        cmd = [*base, "--out", str(sliced / f"run{len(extra)}"), *tiny, *extra]
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+
+    stop = run()
+    assert stop.returncode == 2 and stop.stderr.count("\n") == 1, stop.stderr
+    assert f"{spa}:6:" in stop.stderr and "data.on_error=skip" in stop.stderr
+    skip = run("--set", "data.on_error=skip")
+    assert skip.returncode == 0, skip.stderr[-2000:]
+    assert f"note: {spa}: skipped 1 malformed line(s)" in skip.stderr

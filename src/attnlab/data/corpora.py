@@ -14,6 +14,7 @@ spaces → spaces) but otherwise raw: normalisation is the tokenizer's job.
 from __future__ import annotations
 
 import statistics
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,6 +53,16 @@ def _check_langs(name: str, available: Sequence[str], src_lang: str, tgt_lang: s
         )
 
 
+def _rows(result: readers.ReadResult, path: Path) -> list:
+    """The rows of a read; lines skipped at the user's request (data.on_error=skip) are counted on stderr."""
+    if result.skipped:
+        print(
+            f"note: {path}: skipped {result.skipped:,} malformed line(s) (data.on_error=skip)",
+            file=sys.stderr,
+        )
+    return result.rows
+
+
 def load_translation(
     name: str, src_lang: str, tgt_lang: str, *, limit: int | None = None, on_error: OnError = "raise"
 ) -> dict[str, list[tuple[str, str]]]:
@@ -63,16 +74,19 @@ def load_translation(
     if name in _TSV:
         filename, langs = _TSV[name]
         _check_langs(name, langs, src_lang, tgt_lang)
-        rows = readers.read_tsv_pairs(root / filename, on_error=on_error).rows
+        rows = _rows(readers.read_tsv_pairs(root / filename, on_error=on_error), root / filename)
         splits = {"all": rows}
         flip = langs.index(src_lang) == 1
     elif name == "multi30k":
         langs = get(name).languages
         _check_langs(name, langs, src_lang, tgt_lang)
         splits = {
-            split: readers.read_parallel(
-                root / f"{stem}.{src_lang}", root / f"{stem}.{tgt_lang}", on_error=on_error
-            ).rows
+            split: _rows(
+                readers.read_parallel(
+                    root / f"{stem}.{src_lang}", root / f"{stem}.{tgt_lang}", on_error=on_error
+                ),
+                root / f"{stem}.{src_lang}",
+            )
             for split, stem in _MULTI30K_SPLITS.items()
         }
         flip = False
@@ -94,7 +108,7 @@ def load_classification(
     out: dict[str, list[tuple[str, int]]] = {}
     for split in ("train", "test"):
         path = root / f"{split}.csv"
-        rows = readers.read_csv(path, ("review", "sentiment"), on_error=on_error).rows
+        rows = _rows(readers.read_csv(path, ("review", "sentiment"), on_error=on_error), path)
         rows = rows[:limit] if limit is not None else rows
         bad = sorted({s for _, s in rows if s not in labels})
         if bad:
@@ -117,7 +131,7 @@ def load_dialogue(
     """chatbot-ko → `[(question, answer, label)]` in file order; label 0 everyday, 1 break-up, 2 love."""
     root = _require_task(name, "dialogue")
     path = root / "ChatbotData.csv"
-    rows = readers.read_csv(path, ("Q", "A", "label"), on_error=on_error).rows
+    rows = _rows(readers.read_csv(path, ("Q", "A", "label"), on_error=on_error), path)
     rows = rows[:limit] if limit is not None else rows
     out: list[tuple[str, str, int]] = []
     for q, a, label in rows:

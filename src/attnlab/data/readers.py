@@ -66,7 +66,10 @@ class _Errors:
 
     def bad(self, line: int, what: str) -> None:
         if self.on_error == "raise":
-            raise UserError(f"{self.path}:{line}: {what}; pass on_error='skip' to skip such lines")
+            raise UserError(
+                f"{self.path}:{line}: {what}; to skip and count such lines set data.on_error=skip "
+                f"(Python: on_error='skip')"
+            )
         self.skipped += 1
 
 

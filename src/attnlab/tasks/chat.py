@@ -63,7 +63,7 @@ class ChatTask(TranslationTask):
 
     def _splits(self) -> dict[str, list[tuple[str, str]]]:
         d = self.recipe.data
-        rows = load_dialogue(d.dataset)
+        rows = load_dialogue(d.dataset, on_error=d.on_error)
         return self._split_pairs([(q, a) for q, a, _ in rows if q.strip() and a.strip()])
 
     def prepare(self, *, write: bool = True) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from attnlab.classic.baselines import CLASSIFIERS, FEATURES, ClassicModel
 from attnlab.errors import UserError
@@ -36,6 +37,7 @@ class ClassicData:
     split_seed: int = 1234
     limit: int | None = None  # random subset of the training reviews
     test_limit: int | None = None
+    on_error: Literal["raise", "skip"] = "raise"  # a malformed line in the data files: stop, or skip + count
 
     def validate(self) -> None:
         if not 0.0 < self.valid_fraction < 1.0:

@@ -56,10 +56,10 @@ def clean_html(text: str) -> str:
     return _TAG.sub(" ", _BR.sub(" ", text))
 
 
-@lru_cache(maxsize=2)
-def _corpus(name: str) -> dict[str, list[tuple[str, int]]]:
+@lru_cache(maxsize=4)
+def _corpus(name: str, on_error: str = "raise") -> dict[str, list[tuple[str, int]]]:
     """The corpus, read once per process (reading and checking the 50k IMDB rows takes seconds)."""
-    return load_classification(name)
+    return load_classification(name, on_error=on_error)
 
 
 @dataclass
@@ -78,6 +78,7 @@ class ClassificationData:
     init_embeddings: str | None = None  # word2vec-format vectors file (.bin = binary) for the embeddings
     freeze_embeddings: bool = False  # keep the initial embeddings fixed
     eval_batch_size: int = 256
+    on_error: Literal["raise", "skip"] = "raise"  # a malformed line in the data files: stop, or skip + count
 
     def validate(self) -> None:
         for name in ("min_freq", "eval_batch_size"):
@@ -165,7 +166,7 @@ class ClassificationTask(Task):
         """Set self.raw = {train, valid, test} lists of (review, label); return the dataset's train.csv row
         numbers of the validation reviews (kept in split.json). Deterministic in data.split_seed."""
         d = self.recipe.data
-        corpus = _corpus(d.dataset)
+        corpus = _corpus(d.dataset, d.on_error)
         train_rows, train_idx = self._subset(corpus["train"], d.limit, 1)
         test_rows, _ = self._subset(corpus["test"], d.test_limit, 2)
         perm = np.random.default_rng(d.split_seed).permutation(len(train_rows))

@@ -48,6 +48,7 @@ class TranslationData:
     max_input_tokens: int = 200  # longest input `translate` accepts
     eval_batch_size: int = 128
     valid_bleu_sentences: int = 500  # validation also decodes this many sentences for BLEU (0 = loss only)
+    on_error: Literal["raise", "skip"] = "raise"  # a malformed line in the data files: stop, or skip + count
 
     def validate(self) -> None:
         for name in ("min_freq", "subword_vocab", "max_input_tokens", "eval_batch_size"):
@@ -90,7 +91,7 @@ class TranslationTask(Task):
 
     def _splits(self) -> dict[str, list[tuple[str, str]]]:
         d = self.recipe.data
-        corpus = load_translation(d.dataset, d.src, d.tgt)
+        corpus = load_translation(d.dataset, d.src, d.tgt, on_error=d.on_error)
         if "all" not in corpus:
             return corpus
         return self._split_pairs(corpus["all"])
