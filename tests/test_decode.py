@@ -303,3 +303,18 @@ def test_filter_logits_keeps_at_least_one(k, p):
     out = filter_logits(logits, top_k=k, top_p=p)
     assert bool(torch.isfinite(out).any(-1).all())
     assert torch.equal(out[[0, 2]].argmax(-1), logits[[0, 2]].argmax(-1))  # row 1 is all ties
+
+
+def test_translation_recipes_set_the_output_length_ratio(tmp_path):
+    """data.max_output_ratio reaches the search (decode.max_lengths); a bad value is a one-line error."""
+    from attnlab.config import build_recipe
+    from attnlab.errors import UserError
+    from attnlab.tasks.translation import TranslationTask
+
+    raw = {"task": "translation", "data": {"max_output_ratio": 0.5}, "model": {"arch": "rnn"}}
+    task = TranslationTask(build_recipe(raw), tmp_path)
+    limits = task.search_limits()
+    assert limits == {"max_len_ratio": 0.5}
+    assert decode.max_lengths(torch.tensor([4, 20]), limits["max_len_ratio"], 10, 1000) == [12, 20]
+    with pytest.raises(UserError, match="max_output_ratio"):
+        build_recipe({**raw, "data": {"max_output_ratio": float("nan")}})

@@ -46,6 +46,7 @@ class TranslationData:
     split: list[float] = field(default_factory=lambda: [0.9, 0.05, 0.05])  # used when the corpus has no split
     split_seed: int = 1234
     max_input_tokens: int = 200  # longest input `translate` accepts
+    max_output_ratio: float = 2.0  # search stops at max_output_ratio * source length + 10 tokens
     eval_batch_size: int = 128
     valid_bleu_sentences: int = 500  # validation also decodes this many sentences for BLEU (0 = loss only)
     on_error: Literal["raise", "skip"] = "raise"  # a malformed line in the data files: stop, or skip + count
@@ -59,6 +60,8 @@ class TranslationData:
                 raise UserError(f"data.{name} must be positive or null, got {getattr(self, name)}")
         if self.valid_bleu_sentences < 0:
             raise UserError("data.valid_bleu_sentences must be >= 0")
+        if not 0.0 < self.max_output_ratio <= 100.0:  # NaN fails this too
+            raise UserError(f"data.max_output_ratio must be in (0, 100], got {self.max_output_ratio}")
         if self.split_seed < 0:  # numpy's generators take no negative seed
             raise UserError(f"data.split_seed must be >= 0, got {self.split_seed}")
 
@@ -269,7 +272,7 @@ class TranslationTask(Task):
 
     def search_limits(self) -> dict:
         """Output-length limits passed to decode.py (ratio/offset/cap); tasks may override."""
-        return {}
+        return {"max_len_ratio": self.recipe.data.max_output_ratio}
 
     @torch.no_grad()
     def translate(
