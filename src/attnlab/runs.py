@@ -16,7 +16,7 @@ import torch
 from attnlab.config import Recipe, build_recipe, read_yaml
 from attnlab.errors import UserError
 from attnlab.tasks import get_task
-from attnlab.train.checkpoint import load_checkpoint, load_weights, seal_fitted, verify_fitted
+from attnlab.train.checkpoint import load_checkpoint, load_weights, verify_fitted
 
 
 @dataclass
@@ -64,12 +64,14 @@ def load_run(path: str | Path, *, which: str = "best", with_data: bool = False, 
     path = check_run_dir(path)
     recipe = load_recipe_of(path)
     task = get_task(recipe.task)(recipe, path)
+    fitted = bool(getattr(task, "fit_counts", None))  # count-based: its model files stand in for a checkpoint
+    if fitted:
+        verify_fitted(path)  # the same sha256 + size check as a checkpoint's, before its files are parsed
     if with_data:
         task.prepare(write=False)
     else:
         task.load_codecs()
-    if getattr(task, "fit_counts", None):  # count-based (n-gram): its model file stands in for a checkpoint
-        verify_fitted(path)  # the same sha256 + size check as a checkpoint's, before anything is parsed
+    if fitted:
         model, counts_file = task.load_counts()
         return Run(path, recipe, task, model, counts_file)
     model = task.build_model()
@@ -115,9 +117,7 @@ def train(
             _same(saved, recipe.to_dict(), section)
     counting = get_task(recipe.task)(recipe, run_dir)
     if getattr(counting, "fit_counts", None):  # count-based models (n-grams) are fitted, not trained
-        result = counting.fit_counts(resume=resume)
-        seal_fitted(run_dir, counting.model_path)  # last: a fit cut short leaves no manifest, so never loads
-        return result
+        return counting.fit_counts(resume=resume)  # seals its files last (checkpoint.seal_fitted)
     device = resolve_device(recipe.train.device)
     dist = DistContext.from_env(device)
     try:

@@ -333,6 +333,7 @@ def test_fitted_model_files_carry_checksums(tmp_path, data_root, monkeypatch, ki
     runs.train(load_recipe(REPO / "recipes" / recipe, sets), run, progress=False)
     sealed = json.loads((run / ckpt.FITTED_MANIFEST).read_text())["files"]
     assert target in sealed and all((run / name).is_file() for name in sealed)
+    assert ("codec.json" in sealed) == (kind == "ngram")  # the n-gram run's vocabulary is sealed with it
     runs.load_run(run)  # intact: loads
 
     good = (run / target).read_bytes()

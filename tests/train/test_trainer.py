@@ -146,9 +146,11 @@ def test_ctrl_c_stops_cleanly_with_a_checkpoint(task, tmp_path, monkeypatch):
     assert signal.getsignal(signal.SIGINT) is before
 
 
-def test_resume_in_process_is_exact(task, tmp_path):
-    """Stop at step 7 (mid-epoch, between checkpoints), resume to 20: same weights as 20 steps straight."""
-    kw = dict(checkpoint_every=3, metric="loss", log_every=2)
+@pytest.mark.parametrize("decay", [0.0, 0.01], ids=["one-group", "decay-groups"])
+def test_resume_in_process_is_exact(task, tmp_path, decay):
+    """Stop at step 7 (mid-epoch, between checkpoints), resume to 20: same weights as 20 steps straight
+    (with weight decay the optimizer has two parameter groups; both round-trip)."""
+    kw = dict(checkpoint_every=3, metric="loss", log_every=2, optimizer="adamw", weight_decay=decay)
     a = _trainer(task, tmp_path / "a", max_steps=20, **kw)
     a.fit()
     b = _trainer(task, tmp_path / "b", max_steps=7, **kw)
@@ -200,3 +202,14 @@ def test_device_auto_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, rank
     if not mps:
         with pytest.raises(UserError, match="MPS is not available"):
             resolve_device("mps")
+
+
+def test_resume_with_other_parameter_groups_is_a_user_error(task, tmp_path):
+    """Resuming a weight-decay run without decay (two optimizer groups -> one) says what to do."""
+    _trainer(task, tmp_path, max_steps=3, checkpoint_every=3, metric="loss", weight_decay=0.01).fit()
+    other = _trainer(task, tmp_path, max_steps=6, metric="loss", weight_decay=0.0)
+    with pytest.raises(UserError, match="other optimizer parameter groups.*train.weight_decay"):
+        other.resume()
+    changed = _trainer(task, tmp_path, max_steps=6, metric="loss", weight_decay=0.05)
+    changed.resume()  # same layout, new value: the recipe's value is the one used from here on
+    assert [g["weight_decay"] for g in changed.optimizer.param_groups] == [0.05, 0.0]

@@ -26,6 +26,7 @@ Architectures (``model.arch`` in a recipe):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -69,6 +70,8 @@ class AvgEmbeddingConfig:
 
     def validate(self) -> None:
         _positive(self, "embed_dim", "buckets", "nb_alpha")
+        if not math.isfinite(self.nb_alpha):
+            raise UserError(f"model.nb_alpha must be a finite number, got {self.nb_alpha}")
         _dropout(self, "dropout")
         if self.hidden < 0 or not 1 <= self.ngrams <= 3:
             raise UserError(

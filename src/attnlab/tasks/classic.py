@@ -27,7 +27,7 @@ from typing import Literal
 from attnlab.classic.baselines import CLASSIFIERS, FEATURES, ClassicModel
 from attnlab.errors import UserError
 from attnlab.tasks.classification import LABELS, ClassificationTask, Prediction, read_labelled_csv
-from attnlab.train.checkpoint import atomic_write_json
+from attnlab.train.checkpoint import atomic_write_json, seal_fitted
 
 
 @dataclass
@@ -150,6 +150,7 @@ class ClassicTask(ClassificationTask):
             "device": "cpu", "world_size": 1,
         })  # fmt: skip
         state = TrainState(step=0, epoch=1, tokens=0, train_seconds=seconds, best=best, best_step=0)
+        seal_fitted(self.run_dir, self.model_path)  # last: a fit cut short never loads
         return TrainResult(self.run_dir, state, "fitted", 0.0)
 
     def load_counts(self):

@@ -46,7 +46,7 @@ from attnlab.errors import UserError
 from attnlab.models.lm import GPTConfig, GPTLanguageModel, RNNLMConfig, build_lm
 from attnlab.ngram import SMOOTHINGS, NGramLM
 from attnlab.tasks.base import Batch, Task
-from attnlab.train.checkpoint import atomic_write_json
+from attnlab.train.checkpoint import atomic_write_json, seal_fitted
 
 # `score` of an n-gram model prints one factor per token: a megabyte would take minutes to print and read.
 MAX_SCORE_TOKENS = 10_000
@@ -327,6 +327,7 @@ class LanguageModelTask(Task):
         })  # fmt: skip
         state = TrainState(step=0, epoch=1, tokens=tokens, train_seconds=seconds,
                            best=valid and valid["ppl"], best_step=0)  # fmt: skip
+        seal_fitted(self.run_dir, self.model_path, self.codec_path)  # last: a fit cut short never loads
         return TrainResult(self.run_dir, state, "fitted", tokens / max(seconds, 1e-9))
 
     def load_counts(self) -> tuple[NGramLM, Path]:

@@ -270,9 +270,11 @@ FITTED_MANIFEST = "model.manifest.json"
 _REFIT = "fit the model again (attnlab train RECIPE --out NEW_DIR)"
 
 
-def seal_fitted(run_dir: Path, model_path: Path) -> Path:
-    """Write RUN/model.manifest.json for `model_path` (one file, or every file under a directory)."""
-    files = [model_path] if model_path.is_file() else sorted(p for p in model_path.rglob("*") if p.is_file())
+def seal_fitted(run_dir: Path, *paths: Path) -> Path:
+    """Write RUN/model.manifest.json for `paths` (files, or every file under a directory)."""
+    files = [
+        f for p in paths for f in ([p] if p.is_file() else sorted(x for x in p.rglob("*") if x.is_file()))
+    ]
     manifest: dict[str, Any] = {"format": FORMAT, "files": {}}
     for f in files:
         data = f.read_bytes()
@@ -288,7 +290,10 @@ def verify_fitted(run_dir: Path) -> None:
     """Check every file of a fitted model against RUN/model.manifest.json (one-line UserError if not)."""
     path = run_dir / FITTED_MANIFEST
     if not path.is_file():
-        raise UserError(f"{run_dir} has no {FITTED_MANIFEST}: the fit did not finish; {_REFIT}")
+        raise UserError(
+            f"{run_dir} has no {FITTED_MANIFEST} (the fit did not finish, or the run predates model "
+            f"manifests); {_REFIT}"
+        )
     try:
         manifest = json.loads(path.read_bytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):

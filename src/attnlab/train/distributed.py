@@ -47,7 +47,11 @@ class DistContext:
             return model
         ids = [device.index] if device.type == "cuda" else None
         # find_unused_parameters: some recipes skip modules on some steps (e.g. teacher forcing off).
-        return nn.parallel.DistributedDataParallel(model, device_ids=ids, find_unused_parameters=False)
+        # broadcast_buffers=False: no model here changes a buffer while training (positions, NB ratios are
+        # fixed), and the NBSVM ratios alone are megabytes that DDP would otherwise resend at every step.
+        return nn.parallel.DistributedDataParallel(
+            model, device_ids=ids, find_unused_parameters=False, broadcast_buffers=False
+        )
 
     def sum(self, value: torch.Tensor) -> torch.Tensor:
         if self.world_size == 1:

@@ -143,7 +143,19 @@ class Trainer:
         loaded = ckpt.load_checkpoint(path or self.run_dir)
         ckpt.load_weights(self.model, loaded.model, loaded.path)
         opt_state = ckpt.optimizer_state_from_flat(loaded.tensors, loaded.meta["optimizer"])
+        saved_groups = [len(g["params"]) for g in opt_state.get("param_groups", [])]
+        if saved_groups != [len(g["params"]) for g in self.optimizer.param_groups]:
+            # e.g. train.weight_decay changed between zero (one group) and non-zero (decay / no-decay)
+            raise UserError(
+                f"{loaded.path} was trained with other optimizer parameter groups {saved_groups}; resume "
+                f"with the run's own train settings (train.optimizer, train.weight_decay)"
+            )
         self.optimizer.load_state_dict(opt_state)
+        # load_state_dict restored the saved hyper-parameters: the current recipe's weight decay wins.
+        for group, fresh in zip(
+            self.optimizer.param_groups, param_groups([], self.cfg.weight_decay), strict=True
+        ):
+            group["weight_decay"] = fresh.get("weight_decay", self.cfg.weight_decay)
         ckpt.set_rng_state(loaded.tensors)
         saved = loaded.meta["state"]
         known = set(TrainState.__dataclass_fields__)
