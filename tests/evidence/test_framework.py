@@ -41,6 +41,7 @@ def test_report_shows_each_recorded_experiment_and_lists_the_rest(tmp_path):
     text = page.read_text()
     assert "R-scaling" in text and "(evidence/scaling.png)" in text and "quick version" in text
     assert text.index("(evidence/scaling.png)") < text.index("(evidence/scaling-gradient.png)")
+    assert f"Recorded runs: 1 of {len(evidence.NAMES)}" in text
     missing = text.split("## Not yet run", 1)[1]
     assert "`attnlab evidence scaling`" not in missing
     assert all(f"`attnlab evidence {n}`" in missing for n in evidence.NAMES if n != "scaling")

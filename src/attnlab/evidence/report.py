@@ -17,13 +17,14 @@ def render(directory: Path) -> str:
         "and rewrites this page). The reading under each figure is computed from the numbers beside it.",
         "",
     ]
-    missing = []
+    missing, records = [], []
     for name in NAMES:
         path = directory / f"{name}.json"
         if not path.is_file():
             missing.append(name)
             continue
         r = json.loads(path.read_text(encoding="utf-8"))
+        records.append(r)
         mode = " (quick version)" if r["quick"] else ""
         # The main figure, then the experiment's other panels (NAME-*.png: e.g. scaling-gradient.png).
         extra = sorted(p.name for p in directory.glob(f"{name}-*.png"))
@@ -38,6 +39,13 @@ def render(directory: Path) -> str:
         ]
     if missing:
         lines += ["## Not yet run", "", *[f"- `attnlab evidence {n}`" for n in missing], ""]
+    records = [
+        json.loads((directory / f"{n}.json").read_text(encoding="utf-8")) for n in NAMES if n not in missing
+    ]
+    total = sum(r["seconds"] for r in records)
+    lines.insert(
+        5, f"Recorded runs: {len(records)} of {len(NAMES)}, {total / 60:.0f} minutes of computing in all.\n"
+    )
     return "\n".join(lines)
 
 
