@@ -37,14 +37,3 @@ def test_nb_scaling_multiplies_each_feature_embedding():
         model.head[-1].bias.zero_()
     b = _batch([[4, 4, 5]], [1])
     assert model(b["ids"], b["lengths"]).item() == 4 + 5  # binary: word 4 once, each scaled by its ratio
-
-
-def test_nb_model_starts_as_the_naive_bayes_classifier():
-    """Freshly built (dim 1, binary, sum): the logit is the sum of the ratios of the distinct features."""
-    cfg = AvgEmbeddingConfig(embed_dim=1, nb_scale=True, binary=True, pooling="sum")
-    model = AvgEmbeddingClassifier(cfg, 7)
-    b = _batch([[4, 4, 5], [6, 5], [6, 6, 6]], [1, 0, 0])
-    model.fit_nb([b])
-    expected = torch.stack([model.nb_ratio[[4, 5]].sum(), model.nb_ratio[[5, 6]].sum(), model.nb_ratio[6]])
-    torch.testing.assert_close(model(b["ids"], b["lengths"]), expected)
-    assert (model(b["ids"], b["lengths"]) > 0).tolist() == [True, False, False]  # NB already separates them

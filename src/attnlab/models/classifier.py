@@ -197,15 +197,6 @@ class AvgEmbeddingClassifier(nn.Module):
         self.head = nn.Sequential(*layers, nn.Linear(width, 1))
         if cfg.nb_scale:  # a buffer: saved with the weights, fitted by fit_nb, never trained
             self.register_buffer("nb_ratio", torch.ones(vocab_size + extra))
-            if cfg.embed_dim == 1 and not cfg.hidden:
-                # Start as the naive-Bayes classifier itself (logit = sum of the ratios of the features
-                # present): training then moves from NB towards logistic regression, and early stopping on
-                # validation keeps it near NB where that generalises better (NBSVM's interpolation).
-                with torch.no_grad():
-                    self.embedding.weight.fill_(1.0)
-                    self.embedding.weight[0].zero_()
-                    self.head[-1].weight.fill_(1.0)
-                    self.head[-1].bias.zero_()
 
     @torch.no_grad()
     def fit_nb(self, batches) -> None:
