@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +42,24 @@ NAMES = (
     "scaling",
 )
 DEFAULT_OUT = Path("docs") / "evidence"
+
+# `--set` overrides of every translation model an experiment trains: validation computes the loss only (no
+# BLEU decoding), one checkpoint is kept, and one thread per process (two oversubscribe a shared 2-core
+# machine and run several times slower), so the wall-clock budget goes to training steps.
+QUICK_TRAINING = (
+    "train.metric=loss",
+    "data.valid_bleu_sentences=0",
+    "train.keep_checkpoints=1",
+    "train.threads=1",
+)
+
+
+def scratch_dir(path: Path) -> Path:
+    """An empty directory for an experiment's own runs, ignored by git (checkpoints are tens of MB)."""
+    shutil.rmtree(path, ignore_errors=True)  # ours alone: a rerun trains afresh
+    path.mkdir(parents=True)
+    (path / ".gitignore").write_text("*\n")
+    return path
 
 
 def experiment(name: str):

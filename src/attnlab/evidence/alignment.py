@@ -10,7 +10,6 @@ mostly monotone) against what a random argmax would score.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from attnlab.config import load_recipe
 from attnlab.data.batching import pad_batch
 from attnlab.data.vocab import Vocab
 from attnlab.errors import UserError
+from attnlab.evidence import QUICK_TRAINING, scratch_dir
 from attnlab.runs import load_run, train
 from attnlab.viz import plots
 
@@ -42,16 +42,8 @@ def _model_run(quick: bool, out: Path) -> tuple[Path, bool]:
     if not quick and done.is_file() and json.loads(done.read_text()).get("quick") is False:
         return shared / "bahdanau", True
     run_dir = out / "runs-alignment" / "bahdanau"
-    shutil.rmtree(run_dir.parent, ignore_errors=True)  # ours alone: a rerun trains afresh
-    run_dir.parent.mkdir(parents=True)
-    (run_dir.parent / ".gitignore").write_text("*\n")  # checkpoints stay out of the repository
-    # threads=1: on a shared 2-core machine two threads per process oversubscribe and run several times slower.
-    common = [
-        "train.metric=loss",
-        "data.valid_bleu_sentences=0",
-        "train.keep_checkpoints=1",
-        "train.threads=1",
-    ]
+    scratch_dir(run_dir.parent)
+    common = list(QUICK_TRAINING)
     if quick:
         extra = ["data.limit=1500", "data.min_freq=1", "model.embed_dim=32", "model.hidden=64"]
         extra += ["train.max_steps=60", "train.batch_size=32", "train.lr=0.003"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ import torch
 
 from attnlab import metrics
 from attnlab.config import load_recipe
+from attnlab.evidence import QUICK_TRAINING, scratch_dir
 from attnlab.models.seq2seq import RNNSeq2Seq
 from attnlab.models.transformer import TransformerSeq2Seq
 from attnlab.runs import load_run, train
@@ -44,15 +44,9 @@ RUNS = "runs-attention-vs-length"  # under `out`; alignment.py reuses the Bahdan
 
 
 def _settings(quick: bool) -> dict:
-    # Validation computes loss only (no BLEU decoding) and only at epoch ends / the budget, so almost all
-    # of each model's equal wall-clock budget goes to training steps.
-    # threads=1: on a shared 2-core machine two threads per process oversubscribe and run several times slower.
-    common = [
-        "train.metric=loss",
-        "data.valid_bleu_sentences=0",
-        "train.keep_checkpoints=1",
-        "train.threads=1",
-    ]
+    # Validation only at epoch ends / the budget (and loss only), so almost all of each model's equal
+    # wall-clock budget goes to training steps.
+    common = list(QUICK_TRAINING)
     if quick:
         return {
             "common": [
@@ -142,9 +136,7 @@ def _test_sample(task, per_bucket: int, seed: int = 0) -> list[tuple[str, str, i
 def run(quick: bool, out: Path) -> dict:
     s = _settings(quick)
     runs = Path(out) / RUNS
-    shutil.rmtree(runs, ignore_errors=True)  # ours alone: a rerun starts clean instead of "already trained"
-    runs.mkdir(parents=True)
-    (runs / ".gitignore").write_text("*\n")  # checkpoints are tens of MB: keep them out of the repository
+    scratch_dir(runs)
     # One prepared task gives the vocabulary sizes (for matching) and the test sample; every run below uses
     # the same data settings, so it builds the same codecs and split.
     probe = get_task("translation")(_recipe("bahdanau", s["common"]), runs / "probe")
