@@ -42,6 +42,7 @@ def trained(tmp_path_factory, data_root):
         env=env,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    (run / "train.stderr").write_text(proc.stderr)  # the progress lines, for the test below
     return run
 
 
@@ -61,6 +62,18 @@ def test_train_writes_a_complete_run(trained):
     assert set(split["valid"]).isdisjoint(split["test"])
     records = [json.loads(line) for line in (trained / "metrics.jsonl").read_text().splitlines()]
     assert any(r["split"] == "valid" and "bleu" in r for r in records)
+
+
+def test_progress_shows_loss_throughput_and_eta(trained):
+    """Without a terminal the progress bar is plain lines (the first step, every 15 s, the last): step/total,
+    epoch, loss, tokens/s and ETA."""
+    progress = re.findall(
+        r"^step (\d+)/25 epoch \d+ loss [\d.]+ [\d,]+ tok/s ETA [\d.]+ min$",
+        (trained / "train.stderr").read_text(),
+        re.M,
+    )
+    steps = [int(s) for s in progress]
+    assert steps[0] == 1 and steps[-1] == 25 and steps == sorted(set(steps)), steps
 
 
 def test_translate_arguments_stdin_and_beam(cli, trained):

@@ -213,3 +213,23 @@ def test_resume_with_other_parameter_groups_is_a_user_error(task, tmp_path):
     changed = _trainer(task, tmp_path, max_steps=6, metric="loss", weight_decay=0.05)
     changed.resume()  # same layout, new value: the recipe's value is the one used from here on
     assert [g["weight_decay"] for g in changed.optimizer.param_groups] == [0.05, 0.0]
+
+
+def test_token_loss_is_masked_and_label_smoothed(task, monkeypatch):
+    """The translation loss: summed over real target tokens only (padding id 0 ignored), each token's
+    cross-entropy mixed with the uniform distribution by train.label_smoothing (Szegedy et al., 2016)."""
+    torch.manual_seed(0)
+    model = task.build_model().eval()
+    batch = task.train_batches(0)[0]
+    eps = 0.1
+    monkeypatch.setattr(task.recipe.train, "label_smoothing", eps)
+    with torch.no_grad():
+        got = task.loss(model, batch)
+        logits, _ = model(batch["src"], batch["src_len"], batch["tgt_in"])
+    logp = logits.float().log_softmax(-1)
+    target = batch["tgt_out"]
+    real = target != 0
+    nll = -logp.gather(-1, target.unsqueeze(-1)).squeeze(-1)
+    expected = ((1 - eps) * nll + eps * -logp.mean(-1))[real].sum()
+    assert int((~real).sum()) > 0  # the batch has padding, so the mask is exercised
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-4)

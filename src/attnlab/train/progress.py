@@ -20,7 +20,7 @@ class ProgressReporter:
     def __init__(self, *, enabled: bool = True, live: bool | None = None, every_seconds: float = 15.0):
         self.enabled = enabled
         self.live = sys.stderr.isatty() if live is None else live
-        self.console = Console(stderr=True)
+        self.console = Console(stderr=True, soft_wrap=True)  # a log line stays one line in a pipe
         self.every = every_seconds
         self._progress: Progress | None = None
         self._task = None
