@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -272,6 +273,27 @@ def test_train_cli_then_classify(tmp_path, data_root):
         classify_run(out, [""])
     with pytest.raises(UserError, match="does not exist"):
         classify_run(tmp_path / "nope", ["fine"])
+
+    def attnlab(*args):
+        return subprocess.run([sys.executable, "-m", "attnlab", *map(str, args)], capture_output=True,
+                              text=True, env={**env, "MPLBACKEND": "Agg"}, timeout=300)  # fmt: skip
+
+    # `attnlab classify` itself: label, probability, then the 3 most-attended tokens with their weights.
+    proc = attnlab("classify", out, "--top", "3", "This movie was great fun.", "Terrible.")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [line.split("\t") for line in proc.stdout.splitlines()]
+    assert [(r[0], float(r[1])) for r in rows] == [(p.label, round(p.probability, 4)) for p in preds]
+    for row, p in zip(rows, preds, strict=True):
+        ranked = [tuple(item.rsplit(":", 1)) for item in row[2].split()]
+        assert [tok for tok, _ in ranked] == [tok for tok, _ in p.ranked(3)]
+        assert [float(w) for _, w in ranked] == sorted((float(w) for _, w in ranked), reverse=True)
+    # The offline view: one self-contained HTML page with the review's tokens shaded by weight.
+    html = tmp_path / "view.html"
+    proc = attnlab("plot", "attention", out, "This movie was great fun.", "-o", html)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    page = html.read_text(encoding="utf-8")
+    assert "default-src 'none'" in page and not re.search(r'(?:src|href)="', page)  # nothing to fetch
+    assert all(tok in page for tok, _ in preds[0].ranked(3))
 
 
 def test_word2vec_initialisation(tmp_path):
