@@ -13,10 +13,11 @@ Architectures (``model.arch`` in a recipe):
   avg               Embedding (B, T, E) → masked mean over real tokens (B, E) → [Dense + ReLU] → Dense(1)
                     (seed 004). With ``ngrams`` > 1 each position also contributes hashed bigram (and
                     trigram) embeddings, i.e. a fastText-style bag of n-grams: (B, T·n, E) pooled the same way.
-  lstm              Embedding → LSTM(hidden) packed over real tokens → last hidden state (B, H) → Dense(1)
+  lstm              Embedding → LSTM(hidden) over the real tokens (attnlab.nn.rnn.PaddedLSTM) → last hidden state (B, H) → Dense(1)
                     (seed 001: vocab 20k, max length 80, embedding 128, LSTM 128, dropout 0.2).
   bilstm-attention  Embedding (pad masked) → BiLSTM(h) returning states → BiLSTM(h) returning states
-                    S (B, T, 2h) and final states; query q = [h_fwd; h_bwd] (B, 2h);
+                    S (B, T, 2h) and final states (dropout on each BiLSTM's input, as Keras'
+                    LSTM(dropout=0.5)); query q = [h_fwd; h_bwd] (B, 2h);
                     context, α = AdditiveAttention(units)(q, S, mask)   α: (B, T);
                     Dense(20, ReLU) → Dropout(0.5) → Dense(1)   (seed 003).
   transformer       TokenEmbedding·√d + sinusoidal positions → attnlab.nn.TransformerEncoder over
@@ -32,10 +33,10 @@ from typing import Literal
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from attnlab.errors import UserError
 from attnlab.nn import AdditiveAttention, SinusoidalPositionalEncoding, TokenEmbedding, padding_mask
+from attnlab.nn.rnn import PaddedLSTM
 
 # ------------------------------------------------------------------------------------------ configs
 
@@ -67,9 +68,15 @@ class AvgEmbeddingConfig:
     # logistic regression; nb_alpha is the count smoothing.
     nb_scale: bool = False
     nb_alpha: float = 1.0
+    # Std of the N(0, std) embedding init. 0 starts every feature weight at zero, as logistic regression
+    # does: with dim-1 features a random start is noise that rare n-grams (seen in one or two training
+    # reviews, so rarely updated) carry into every test prediction.
+    init_std: float = 0.1
 
     def validate(self) -> None:
         _positive(self, "embed_dim", "buckets", "nb_alpha")
+        if not (math.isfinite(self.init_std) and self.init_std >= 0):
+            raise UserError(f"model.init_std must be a finite number >= 0, got {self.init_std}")
         if not math.isfinite(self.nb_alpha):
             raise UserError(f"model.nb_alpha must be a finite number, got {self.nb_alpha}")
         _dropout(self, "dropout")
@@ -186,7 +193,7 @@ class AvgEmbeddingClassifier(nn.Module):
         self.cfg, self.vocab_size = cfg, vocab_size
         extra = cfg.buckets if cfg.ngrams > 1 else 0
         self.embedding = nn.Embedding(vocab_size + extra, cfg.embed_dim, padding_idx=0)
-        nn.init.normal_(self.embedding.weight, std=0.1)
+        nn.init.normal_(self.embedding.weight, std=cfg.init_std)
         with torch.no_grad():
             self.embedding.weight[0].zero_()
         layers: list[nn.Module] = [nn.Dropout(cfg.dropout)]
@@ -236,26 +243,19 @@ class AvgEmbeddingClassifier(nn.Module):
 
 
 class LSTMClassifier(nn.Module):
-    """Embedding → (packed) LSTM → final hidden state of the last layer → Dense(1)."""
+    """Embedding → LSTM over the real tokens → final hidden state of the last layer → Dense(1)."""
 
     def __init__(self, cfg: LSTMConfig, vocab_size: int) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, cfg.embed_dim, padding_idx=0)
         self.dropout = nn.Dropout(cfg.dropout)
-        self.lstm = nn.LSTM(
-            cfg.embed_dim,
-            cfg.hidden,
-            num_layers=cfg.layers,
-            batch_first=True,
-            dropout=cfg.dropout if cfg.layers > 1 else 0.0,
-        )
+        self.lstm = PaddedLSTM(cfg.embed_dim, cfg.hidden, cfg.layers, dropout=cfg.dropout)
         self.out = nn.Linear(cfg.hidden, 1)
-        keras_init(self.embedding, self.lstm)
+        keras_init(self.embedding, *self.lstm.lstms())
 
     def forward(self, ids: Tensor, lengths: Tensor, return_attention: bool = False):
         x = self.dropout(self.embedding(ids))  # (B, T, E)
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        _, (h, _) = self.lstm(packed)  # h: (layers, B, H)
+        _, h = self.lstm(x, lengths)  # h: (layers, B, H)
         logits = self.out(self.dropout(h[-1])).squeeze(-1)
         return (logits, None) if return_attention else logits
 
@@ -266,23 +266,20 @@ class BiLSTMAttentionClassifier(nn.Module):
     def __init__(self, cfg: BiLSTMAttentionConfig, vocab_size: int) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, cfg.embed_dim, padding_idx=0)
-        self.lstm1 = nn.LSTM(cfg.embed_dim, cfg.hidden, batch_first=True, bidirectional=True)
-        self.lstm2 = nn.LSTM(2 * cfg.hidden, cfg.hidden, batch_first=True, bidirectional=True)
+        self.lstm1 = PaddedLSTM(cfg.embed_dim, cfg.hidden, bidirectional=True)
+        self.lstm2 = PaddedLSTM(2 * cfg.hidden, cfg.hidden, bidirectional=True)
         self.attention = AdditiveAttention(2 * cfg.hidden, 2 * cfg.hidden, cfg.attn_units)
         self.dense = nn.Linear(2 * cfg.hidden, cfg.dense)
         self.dropout = nn.Dropout(cfg.dropout)
         self.out = nn.Linear(cfg.dense, 1)
-        keras_init(self.embedding, self.lstm1, self.lstm2)
+        keras_init(self.embedding, *self.lstm1.lstms(), *self.lstm2.lstms())
 
     def forward(self, ids: Tensor, lengths: Tensor, return_attention: bool = False):
         t = ids.size(1)
         mask = padding_mask(lengths, t)  # (B, T)
-        x = self.embedding(ids)
-        lens = lengths.cpu()
-        packed = pack_padded_sequence(x, lens, batch_first=True, enforce_sorted=False)
-        s1, _ = self.lstm1(packed)  # packed states (B, T, 2h)
-        s2, (h, _) = self.lstm2(s1)
-        states, _ = pad_packed_sequence(s2, batch_first=True, total_length=t)  # (B, T, 2h)
+        x = self.dropout(self.embedding(ids))  # Keras' LSTM(dropout=.5) drops each layer's inputs
+        s1, _ = self.lstm1(x, lengths)  # (B, T, 2h), zero at padding
+        states, h = self.lstm2(self.dropout(s1), lengths)  # (B, T, 2h), final h (2, B, h)
         query = torch.cat([h[0], h[1]], dim=-1)  # (B, 2h): forward and backward final states
         context, weights = self.attention(query, states, mask)  # (B, 2h), (B, T)
         hidden = self.dropout(torch.relu(self.dense(context)))
@@ -299,6 +296,11 @@ class TransformerClassifier(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.embedding = TokenEmbedding(vocab_size, cfg.d_model)
+        # N(0, 1/d) so that, scaled by √d, token vectors have unit size like the positional encodings; the
+        # default N(0, 1) would be √d times larger and drown every sublayer's update in the residual stream.
+        nn.init.normal_(self.embedding.embedding.weight, 0.0, cfg.d_model**-0.5)
+        with torch.no_grad():
+            self.embedding.embedding.weight[0].zero_()
         self.cls = nn.Parameter(torch.randn(1, 1, cfg.d_model) * 0.02)
         self.positions = SinusoidalPositionalEncoding(cfg.d_model, max_len + 1, cfg.dropout)
         self.encoder = TransformerEncoder(
