@@ -3,11 +3,13 @@
 A searchable model exposes three methods (RNN seq2seq, Transformer seq2seq and language models alike):
 
     state = model.start(src (B, S), src_len (B,))                   encode once; caches live in `state`
-    logits (B, V), state, attn = model.step(prev_tokens (B,), state)  one output position
+    logits (B, V), state, attn = model.step(prev_tokens (B,), state, attention=True)  one output position
     state = model.reorder_state(state, index (B',))                  select/repeat rows (beams)
 
 `attn` is whatever attention the model reports for that step — (B, S) for an RNN, (B, layers, heads, S)
-for a Transformer's cross-attention — and the search stacks it over time for plotting.
+for a Transformer's cross-attention — and the search stacks it over time for plotting. With
+`attention=False` the model may return None instead (the Transformer then runs its fused attention
+kernel, which never forms the weights), for decoding that only needs the text.
 
 Beam scores follow GNMT (Wu et al., 2016): a finished hypothesis Y scores
     log P(Y | X) / lp(Y),   lp(Y) = ((5 + |Y|) / 6) ** alpha
@@ -60,7 +62,9 @@ def _stack(steps: list[Tensor | None], row: int, upto: int) -> Tensor | None:
     return torch.stack([s[row] for s in steps[:upto]], 0)
 
 
-def _left_to_right(model, src: Tensor, src_len: Tensor, pick, limits: list[int]) -> list[Hypothesis]:
+def _left_to_right(
+    model, src: Tensor, src_len: Tensor, pick, limits: list[int], attention: bool = True
+) -> list[Hypothesis]:
     """One token per step chosen by `pick(logits) -> (B,)`: the loop shared by greedy search and sampling."""
     state = model.start(src, src_len)
     batch = src.size(0)
@@ -68,7 +72,7 @@ def _left_to_right(model, src: Tensor, src_len: Tensor, pick, limits: list[int])
     out_tokens, out_attn, logps = [], [], []
     done = torch.zeros(batch, dtype=torch.bool, device=src.device)
     for _ in range(max(limits)):
-        logits, state, attn = model.step(tokens, state)
+        logits, state, attn = model.step(tokens, state, attention=attention)
         tokens = pick(logits)
         logps.append(F.log_softmax(logits.float(), -1).gather(1, tokens[:, None]).squeeze(1))
         out_tokens.append(tokens)
@@ -96,10 +100,12 @@ def greedy(
     max_len_ratio: float = 2.0,
     max_len_offset: int = 10,
     max_len: int = 256,
+    attention: bool = True,
 ) -> list[Hypothesis]:
-    """Batched greedy search: the argmax token at every step until </s> or the length limit."""
+    """Batched greedy search: the argmax token at every step until </s> or the length limit.
+    `attention=False` skips collecting attention maps (hypotheses get None), for BLEU-only decoding."""
     limits = max_lengths(src_len, max_len_ratio, max_len_offset, max_len)
-    return _left_to_right(model, src, src_len, lambda logits: logits.argmax(-1), limits)
+    return _left_to_right(model, src, src_len, lambda logits: logits.argmax(-1), limits, attention)
 
 
 @torch.no_grad()
@@ -114,6 +120,7 @@ def beam_search(
     max_len_ratio: float = 2.0,
     max_len_offset: int = 10,
     max_len: int = 256,
+    attention: bool = True,
 ) -> list[list[Hypothesis]]:
     """Batched beam search. Returns, per sentence, the `n_best` hypotheses best first.
 
@@ -137,7 +144,7 @@ def beam_search(
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
     done = [False] * batch
     for t in range(max(limits)):
-        logits, state, attn = model.step(tokens, state)
+        logits, state, attn = model.step(tokens, state, attention=attention)
         logp = F.log_softmax(logits.float(), -1)
         vocab = logp.size(-1)
         cand = (scores.view(-1, 1) + logp).view(batch, k * vocab)

@@ -52,6 +52,19 @@ def test_cached_decoding_equals_full_recomputation(kw):
     torch.testing.assert_close(cross[:, -1], attn, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("beam", [1, 3])
+def test_search_without_attention_finds_the_same_outputs(beam):
+    """attention=False (fused kernels, no weights formed) changes nothing but the missing maps."""
+    model = _model(norm_first=True)
+    src, src_len = _src(b=4, seed=5)
+    with_maps = decode.beam_search(model, src, src_len, beam=beam, n_best=beam, max_len=12)
+    without = decode.beam_search(model, src, src_len, beam=beam, n_best=beam, max_len=12, attention=False)
+    for a, b in zip(with_maps, without, strict=True):
+        assert [h.tokens for h in a] == [h.tokens for h in b]
+        torch.testing.assert_close([h.score for h in a], [h.score for h in b], rtol=1e-5, atol=1e-5)
+        assert all(h.attention is not None for h in a) and all(h.attention is None for h in b)
+
+
 def test_attention_ignores_source_padding_and_sums_to_one():
     model = _model()
     src, src_len = _src()

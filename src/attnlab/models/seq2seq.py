@@ -159,10 +159,13 @@ class RNNSeq2Seq(nn.Module):
             feats = torch.cat([feats, emb] if context is None else [feats, context, emb], -1)
         return feats, state, weights
 
-    def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State, Tensor | None]:
-        """tokens (B,) previous outputs -> logits (B, V), new state, attention weights (B, S) or None."""
+    def step(
+        self, tokens: Tensor, state: State, attention: bool = True
+    ) -> tuple[Tensor, State, Tensor | None]:
+        """tokens (B,) previous outputs -> logits (B, V), new state, attention weights (B, S) or None
+        (no attention, or `attention=False`; the RNN attentions form the weights anyway)."""
         feats, state, weights = self._features(self.tgt_embed(tokens), state)
-        return self.out(feats), state, weights
+        return self.out(feats), state, weights if attention else None
 
     @staticmethod
     def reorder_state(state: State, index: Tensor) -> State:

@@ -169,13 +169,22 @@ class TransformerSeq2Seq(nn.Module):
         memory, mask = self.encode(src, src_len)
         return {"cache": self.decoder.init_cache(memory), "mask": mask}
 
-    def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State, Tensor]:
-        """tokens (B,) -> logits (B, V), new state, cross-attention (B, layers, heads, S)."""
+    def step(
+        self, tokens: Tensor, state: State, attention: bool = True
+    ) -> tuple[Tensor, State, Tensor | None]:
+        """tokens (B,) -> logits (B, V), new state, cross-attention (B, layers, heads, S) (None with
+        `attention=False`: every layer then takes the fused attention kernel)."""
         cache: DecoderCache = state["cache"]
         y = self.tgt_pos(self.tgt_embed(tokens[:, None]), offset=cache.offset)
-        y, _, cross, cache = self.decoder(y, None, None, state["mask"], return_attention=True, cache=cache)
+        new_state = {"mask": state["mask"]}
+        if not attention:
+            y, new_state["cache"] = self.decoder(y, None, None, state["mask"], cache=cache)
+            return self.out(y[:, 0]), new_state, None
+        y, _, cross, new_state["cache"] = self.decoder(
+            y, None, None, state["mask"], return_attention=True, cache=cache
+        )
         attn = torch.stack([c[:, :, 0] for c in cross], 1)  # L × (B, H, 1, S) -> (B, L, H, S)
-        return self.out(y[:, 0]), {"cache": cache, "mask": state["mask"]}, attn
+        return self.out(y[:, 0]), new_state, attn
 
     @staticmethod
     def reorder_state(state: State, index: Tensor) -> State:

@@ -211,13 +211,29 @@ class MultiHeadAttention(nn.Module):
         dims = (self.key_dim, self.key_dim, self.value_dim)
         denses = (self.query_dense, self.key_dense, self.value_dense)
         if query is key and key is value:
-            weight = torch.cat([d.weight for d in denses])
-            bias = torch.cat([d.bias for d in denses]) if self.use_bias else None
+            weight, bias = self._fused_qkv()
             fused = F.linear(query, weight, bias).split([self.num_heads * d for d in dims], dim=-1)
             return tuple(self._heads(x, d) for x, d in zip(fused, dims, strict=True))
         return tuple(
             self._heads(dense(x), d) for dense, x, d in zip(denses, (query, key, value), dims, strict=True)
         )
+
+    def _fused_qkv(self) -> tuple[Tensor, Tensor | None]:
+        """[W_q; W_k; W_v] (and biases) as one matrix. Under autograd it is concatenated at every call so
+        the gradient reaches the three parameters; without gradients (decoding) it is kept until a
+        weight changes (tensor versions), since re-copying it for every generated token is pure cost."""
+        params = [d.weight for d in (self.query_dense, self.key_dense, self.value_dense)]
+        if self.use_bias:
+            params += [d.bias for d in (self.query_dense, self.key_dense, self.value_dense)]
+        if torch.is_grad_enabled() and any(p.requires_grad for p in params):
+            return torch.cat(params[:3]), torch.cat(params[3:]) if self.use_bias else None
+        stamp = tuple((p.data_ptr(), p._version) for p in params)
+        cached = getattr(self, "_fused_cache", None)
+        if cached is None or cached[0] != stamp:
+            with torch.no_grad():
+                bias = torch.cat(params[3:]) if self.use_bias else None
+                cached = self._fused_cache = (stamp, torch.cat(params[:3]), bias)
+        return cached[1], cached[2]
 
     def _output(self, x: Tensor) -> Tensor:
         out = self.output_dense(x)

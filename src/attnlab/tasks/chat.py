@@ -154,7 +154,7 @@ class ChatTask(TranslationTask):
         if top_k is not None and top_k < 1:
             raise UserError(f"top_k must be at least 1, got {top_k}")
         if not sampling:
-            return [n[0].text for n in self.translate(model, texts, beam=beam, alpha=alpha)]
+            return [n[0].text for n in self.translate(model, texts, beam=beam, alpha=alpha, attention=False)]
         model.eval()
         device = next(model.parameters()).device
         ids, toks = self.encode_source(texts)

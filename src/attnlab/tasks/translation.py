@@ -236,7 +236,7 @@ class TranslationTask(Task):
         if n:
             enc = self.data[split]
             srcs, refs = enc.src_text[:n], enc.tgt_text[:n]
-            hyps = [h[0].text for h in self.translate(model, srcs, beam=1)]
+            hyps = [h[0].text for h in self.translate(model, srcs, beam=1, attention=False)]
             out["bleu"] = metrics.bleu(hyps, [self.reference(r) for r in refs])
             out["chrf"] = metrics.chrf(hyps, [self.reference(r) for r in refs])
         return out
@@ -284,8 +284,10 @@ class TranslationTask(Task):
         n_best: int = 1,
         alpha: float = 0.6,
         batch_size: int = 64,
+        attention: bool = True,
     ) -> list[list[Translation]]:
-        """Translate `texts`; returns the n-best list of each, with tokens and attention."""
+        """Translate `texts`; returns the n-best list of each, with tokens and (unless `attention` is
+        False, as when only BLEU is wanted) attention."""
         if not 1 <= n_best <= beam <= MAX_BEAM:  # a huge beam would exhaust memory, not fail
             raise UserError(f"need 1 <= n_best <= beam <= {MAX_BEAM}, got beam={beam}, n_best={n_best}")
         if not 0.0 <= alpha < math.inf:  # NaN fails this too
@@ -301,11 +303,13 @@ class TranslationTask(Task):
             src, src_len = pad_batch(chunk)
             src, src_len = src.to(device), src_len.to(device)
             if beam == 1:
-                nbest = [[h] for h in decode.greedy(model, src, src_len, **self.search_limits())]
+                limits = self.search_limits()
+                nbest = [[h] for h in decode.greedy(model, src, src_len, attention=attention, **limits)]
             else:
                 nbest = decode.beam_search(
-                    model, src, src_len, beam=beam, n_best=n_best, alpha=alpha, **self.search_limits()
-                )
+                    model, src, src_len, beam=beam, n_best=n_best, alpha=alpha, attention=attention,
+                    **self.search_limits(),
+                )  # fmt: skip
             for j, hyps in enumerate(nbest):
                 src_tokens = toks[start + j]
                 results.append([self._translation(h, src_tokens) for h in hyps])
@@ -354,7 +358,7 @@ def report(
     """Corpus BLEU / chrF (sacreBLEU, detokenised) of translating `pairs`, optionally per length bucket."""
     srcs = [s for s, _ in pairs]
     refs = [task.reference(r) for _, r in pairs]
-    hyps = [n[0].text for n in task.translate(model, srcs, beam=beam)]
+    hyps = [n[0].text for n in task.translate(model, srcs, beam=beam, attention=False)]
     result = {
         "sentences": len(pairs),
         "beam": beam,
