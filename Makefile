@@ -39,7 +39,7 @@ demo: setup
 	MPLBACKEND=Agg bash scripts/demo.sh
 
 test: setup
-	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) -q --timeout 600
+	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) -q --timeout 600 --durations=15
 
 test-fast: setup
 	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) -q -m "not slow and not browser"
