@@ -7,10 +7,11 @@ import torch
 from tests.conftest import REPO
 
 from attnlab.config import build_recipe
+from attnlab.data.windows import RandomWindows, SequentialWindows
 from attnlab.decode import filter_logits, sample_next
 from attnlab.errors import UserError
 from attnlab.models.lm import GPTConfig, GPTLanguageModel, RNNLanguageModel, RNNLMConfig
-from attnlab.tasks.lm import LanguageModelTask, RandomWindows, SequentialWindows, segments
+from attnlab.tasks.lm import LanguageModelTask, segments
 
 # ------------------------------------------------------------------------------------------ sampling
 

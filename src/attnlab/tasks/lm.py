@@ -41,6 +41,7 @@ from attnlab import decode, metrics
 from attnlab.data.codec import Codec
 from attnlab.data.corpora import load_text
 from attnlab.data.vocab import Vocab
+from attnlab.data.windows import RandomWindows, SequentialWindows, windows
 from attnlab.decode import sample_next
 from attnlab.errors import UserError
 from attnlab.models.lm import GPTConfig, GPTLanguageModel, RNNLMConfig, build_lm
@@ -99,49 +100,6 @@ class NGramConfig:
             NGramLM(self.order, self.smoothing, self.k, self.discount, self.min_count)
         except ValueError as err:
             raise UserError(f"model: {err}") from None
-
-
-# ------------------------------------------------------------------------------------------ windows
-
-
-def _windows(data: torch.Tensor, starts: np.ndarray, block: int) -> Batch:
-    idx = torch.from_numpy(np.asarray(starts, dtype=np.int64))[:, None] + torch.arange(block + 1)
-    w = data[idx]
-    x, y = w[:, :-1].contiguous(), w[:, 1:].contiguous()
-    return Batch({"x": x, "y": y}, x.numel(), x.numel())
-
-
-class RandomWindows(Sequence):
-    """An epoch of `n` batches of random windows; batch i of epoch e is fixed by (seed, e·n + i)."""
-
-    def __init__(self, data: torch.Tensor, block: int, batch: int, n: int, seed: int, epoch: int):
-        self.data, self.block, self.batch, self.n, self.seed, self.epoch = data, block, batch, n, seed, epoch
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> Batch:
-        if not 0 <= i < self.n:
-            raise IndexError(i)
-        rng = np.random.default_rng([self.seed, self.epoch * self.n + i])
-        return _windows(self.data, rng.integers(0, len(self.data) - self.block, size=self.batch), self.block)
-
-
-class SequentialWindows(Sequence):
-    """Windows every `stride` tokens, shuffled per epoch with (seed, epoch), cut into batches."""
-
-    def __init__(self, data: torch.Tensor, block: int, batch: int, stride: int, seed: int, epoch: int):
-        self.data, self.block, self.batch = data, block, batch
-        starts = np.arange(0, len(data) - block, stride)
-        self.starts = starts[np.random.default_rng([seed, epoch]).permutation(len(starts))]
-
-    def __len__(self) -> int:
-        return -(-len(self.starts) // self.batch)
-
-    def __getitem__(self, i: int) -> Batch:
-        if not 0 <= i < len(self):
-            raise IndexError(i)
-        return _windows(self.data, self.starts[i * self.batch : (i + 1) * self.batch], self.block)
 
 
 def segments(text: str, how: str) -> list[str]:
@@ -279,7 +237,7 @@ class LanguageModelTask(Task):
         if tail > 0:
             chunks.append((np.array([full * block]), tail))
         for starts, length in chunks:
-            b = _windows(ids, starts, length).to(device)
+            b = windows(ids, starts, length).to(device)
             logits, _ = model(b["x"])
             total += float(F.cross_entropy(logits.flatten(0, 1).float(), b["y"].flatten(), reduction="sum"))
             count += b.units
