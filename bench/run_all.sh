@@ -9,7 +9,7 @@ export MPLBACKEND=Agg
 export ATTNLAB_DATA=${ATTNLAB_DATA:-$(cd ../shared/data 2>/dev/null && pwd)}
 mkdir -p bench/results
 out="bench/results/$(date -u +%Y-%m-%d).md"
-all=(mha ngram seq2seq_speed lm serve sentiment)
+all=(mha ngram seq2seq_speed lm serve sentiment translation)
 selected=("${@:-${all[@]}}")
 status=0
 for name in "${selected[@]}"; do

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 import sacrebleu
 
 
-def bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
+def bleu(hypotheses: Sequence[str], references: Sequence[str], *, lowercase: bool = False) -> float:
+    """Corpus BLEU; `lowercase` is sacreBLEU's -lc (what lower-casing tutorials such as bentrevett's report)."""
     if not hypotheses:
         return 0.0
-    return float(sacrebleu.corpus_bleu(list(hypotheses), [list(references)]).score)
+    return float(sacrebleu.corpus_bleu(list(hypotheses), [list(references)], lowercase=lowercase).score)
 
 
 def chrf(hypotheses: Sequence[str], references: Sequence[str]) -> float:

@@ -363,6 +363,7 @@ def report(
         "sentences": len(pairs),
         "beam": beam,
         "bleu": metrics.bleu(hyps, refs),
+        "bleu_lowercase": metrics.bleu(hyps, refs, lowercase=True),
         "chrf": metrics.chrf(hyps, refs),
         "signature": metrics.bleu_signature(),
         "examples": [
