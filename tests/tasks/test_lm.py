@@ -4,10 +4,12 @@ import math
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from tests.conftest import REPO
 
 from attnlab.config import build_recipe
-from attnlab.data.windows import RandomWindows, SequentialWindows
+from attnlab.data.windows import RandomWindows, SequentialWindows, scoring_windows
 from attnlab.decode import filter_logits, sample_next
 from attnlab.errors import UserError
 from attnlab.models.lm import GPTConfig, GPTLanguageModel, RNNLanguageModel, RNNLMConfig
@@ -130,6 +132,36 @@ def test_sequential_windows_cover_the_text_with_the_stride():
     w = SequentialWindows(data, 10, 3, 10, seed=0, epoch=0)
     starts = sorted(int(w[i]["x"][r, 0]) for i in range(len(w)) for r in range(w[i]["x"].size(0)))
     assert starts == list(range(0, 91, 10))
+
+
+@given(st.integers(0, 300), st.integers(1, 40), st.integers(1, 50))
+def test_scoring_windows_score_every_target_once_with_the_promised_context(n, block, stride):
+    seen = []
+    for i, (start, length, keep) in enumerate(scoring_windows(n, block, stride)):
+        assert 1 <= keep <= length <= block and start >= 0 and start + length <= n
+        scored = range(start + length - keep, start + length)
+        seen += scored
+        if i > 0:  # every target after the first window has >= block - stride tokens before it
+            assert scored[0] - start >= min(block - min(stride, block), scored[0])
+    assert seen == list(range(n))
+
+
+def test_sliding_evaluation_equals_scoring_each_token_after_its_own_context(tmp_path, data_root):
+    """eval_stride 1 scores target j from exactly the block_size tokens before it: check one by one."""
+    torch.manual_seed(0)
+    task = _task(tmp_path, "lstm", block_size=12, eval_stride=1)
+    model = task.build_model().eval()
+    ids = task.ids["valid"][:80]
+    total, count = task.nats(model, ids)
+    expected = 0.0
+    with torch.no_grad():
+        for j in range(len(ids) - 1):  # target ids[j + 1] given ids[max(0, j - 11) : j + 1]
+            x = ids[max(0, j - 11) : j + 1][None]
+            logits, _ = model(x)
+            expected -= float(torch.log_softmax(logits[0, -1], -1)[ids[j + 1]])
+    assert count == len(ids) - 1 and total == pytest.approx(expected, rel=1e-5)
+    task.recipe.data.eval_stride = None  # consecutive windows: the first token of each has no context
+    assert task.nats(model, ids)[1] == count and task.nats(model, ids)[0] > total
 
 
 def test_segments():

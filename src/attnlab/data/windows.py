@@ -24,6 +24,26 @@ def windows(data: torch.Tensor, starts: np.ndarray, block: int) -> Batch:
     return Batch({"x": x, "y": y}, x.numel(), x.numel())
 
 
+def scoring_windows(n: int, block: int, stride: int | None = None) -> list[tuple[int, int, int]]:
+    """Windows that score each of n next-token targets exactly once: (start, length, keep) means inputs
+    data[start : start + length] and its last `keep` targets counted.
+
+    stride = block (or None): consecutive windows, every position scored, so the average mixes contexts of
+    0 … block - 1 tokens (nanoGPT's estimate). stride < block: the sliding window of HF's "perplexity of
+    fixed-length models": each window moves by `stride` and scores only its last `stride` targets, so every
+    target after the first window has at least block - stride tokens of context (cost: block / stride)."""
+    stride = min(stride or block, block)
+    if n <= block:
+        return [(0, n, n)] if n > 0 else []
+    out, done = [(0, block, block)], block
+    while done < n:
+        end = min(done + stride, n)
+        start = max(end - block, 0)
+        out.append((start, end - start, end - done))
+        done = end
+    return out
+
+
 class RandomWindows(Sequence):
     """An epoch of `n` batches of random windows; batch i of epoch e is fixed by (seed, e·n + i)."""
 

@@ -14,6 +14,8 @@ Training windows of `block_size` tokens, targets shifted by one, every position 
 Evaluation covers a split in consecutive non-overlapping windows (each token predicted once, with 0 to
 block_size-1 tokens of context; the RNN state is reset per window like in training) and reports loss
 (nats/token), perplexity and bits per character (= nats / ln 2 / characters-per-token of that text).
+`eval_stride` < block_size slides the windows instead, so each token is scored with at least
+block_size - eval_stride tokens before it (a 40-character context is what seed 001's loss is measured on).
 
 `model.arch: ngram` is the count-based model (attnlab.ngram.NGramLM) on the same split: it is fitted by
 `fit_counts` instead of the trainer (runs.train calls it) and saved as RUN/ngram.json.
@@ -41,7 +43,7 @@ from attnlab import decode, metrics
 from attnlab.data.codec import Codec
 from attnlab.data.corpora import load_text
 from attnlab.data.vocab import Vocab
-from attnlab.data.windows import RandomWindows, SequentialWindows, windows
+from attnlab.data.windows import RandomWindows, SequentialWindows, scoring_windows, windows
 from attnlab.decode import sample_next
 from attnlab.errors import UserError
 from attnlab.models.lm import GPTConfig, GPTLanguageModel, RNNLMConfig, build_lm
@@ -70,13 +72,16 @@ class LMData:
     stride: int | None = None  # sequential: window start spacing (default block_size)
     eval_batch_size: int = 64
     eval_tokens: int | None = None  # validate on the first N tokens of the split only (faster)
+    # Scoring windows move by this many tokens (default block_size: every position of consecutive windows,
+    # nanoGPT's way); smaller gives every scored token >= block_size - eval_stride tokens of context.
+    eval_stride: int | None = None
     segment: Literal["sentence", "line"] = "sentence"  # n-gram: what one <s> … </s> unit is
 
     def validate(self) -> None:
         for name in ("min_freq", "subword_vocab", "block_size", "eval_batch_size"):
             if getattr(self, name) <= 0:
                 raise UserError(f"data.{name} must be positive, got {getattr(self, name)}")
-        for name in ("max_vocab", "limit_chars", "steps_per_epoch", "stride", "eval_tokens"):
+        for name in ("max_vocab", "limit_chars", "steps_per_epoch", "stride", "eval_tokens", "eval_stride"):
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise UserError(f"data.{name} must be positive or null, got {getattr(self, name)}")
         if not 0.0 < self.valid_fraction < 1.0 or not 0.0 <= self.test_fraction < 1.0:
@@ -224,23 +229,24 @@ class LanguageModelTask(Task):
 
     @torch.no_grad()
     def nats(self, model: nn.Module, ids: torch.Tensor) -> tuple[float, int]:
-        """Summed negative log-likelihood of ids[1:] in consecutive block_size windows, and the count."""
+        """Summed negative log-likelihood of ids[1:] and the count, in `scoring_windows` of block_size
+        moving by data.eval_stride; windows of one shape go through the model together."""
         model.eval()
         device = next(model.parameters()).device
-        block, bs = self.recipe.data.block_size, self.recipe.data.eval_batch_size
-        n = len(ids)
-        full = (n - 1) // block
-        groups = [np.arange(i, min(i + bs, full)) * block for i in range(0, full, bs)]
+        d = self.recipe.data
+        groups: dict[tuple[int, int], list[int]] = {}
+        for start, length, keep in scoring_windows(len(ids) - 1, d.block_size, d.eval_stride):
+            groups.setdefault((length, keep), []).append(start)
         total, count = 0.0, 0
-        chunks = [(g, block) for g in groups]
-        tail = (n - 1) - full * block
-        if tail > 0:
-            chunks.append((np.array([full * block]), tail))
-        for starts, length in chunks:
-            b = windows(ids, starts, length).to(device)
-            logits, _ = model(b["x"])
-            total += float(F.cross_entropy(logits.flatten(0, 1).float(), b["y"].flatten(), reduction="sum"))
-            count += b.units
+        for (length, keep), starts in groups.items():
+            for i in range(0, len(starts), d.eval_batch_size):
+                b = windows(ids, np.array(starts[i : i + d.eval_batch_size]), length).to(device)
+                logits, _ = model(b["x"])
+                y = b["y"][:, -keep:]
+                total += float(
+                    F.cross_entropy(logits[:, -keep:].flatten(0, 1).float(), y.flatten(), reduction="sum")
+                )
+                count += y.numel()
         return total, count
 
     def _lm_metrics(self, nats: float, tokens: int, chars_per_token: float) -> dict:
