@@ -2,13 +2,15 @@
 
     python bench/bench_seq2seq_speed.py [--threads 1] [--repeats 7]
 
-(a) Training tokens/s (forward + backward + Adam step) of the Bahdanau GRU of
-    recipes/translate-spa-eng-bahdanau.yaml (embed 256, GRU 512, batch 64, 12 source / 12 target tokens),
-    and at seed 002's sizes (GRU and attention units 1024, 16 + 16 tokens), against two reference formulations with the same weights:
-      * "recompute W_k·H": the same decoder, but the additive attention projects every encoder state
-        again at every decoder step (`projected_keys=None`);
-      * "seed 002": that, plus the output projection applied step by step inside the loop (the TensorFlow
-        tutorial's decoder, which returns one step's logits per call).
+(a) Training tokens/s (forward + backward + Adam step) of the Bahdanau GRU at three sizes: the
+    recipe's (recipes/translate-spa-eng-bahdanau.yaml: embed 256, GRU 512, batch 64, 12 + 12 tokens), the
+    TensorFlow tutorial's of seeds 000/001 (GRU and attention units 1024, 16 + 16), and seed 002's
+    (bidirectional GRU 512 with the tanh bridge, decoder 512, output layer over [s_t; c_t; emb], batch 128).
+    attnlab's decoder (W_k·H once per batch, one output projection after the loop) against two reference
+    formulations with the same weights (checked to give the same logits before timing):
+      * "recompute W_k·H": every encoder state projected again at every decoder step;
+      * "seed 002": its attention's energy, one Linear on [s_{t-1} repeated S times; H] at every step, and
+        the output layer inside the loop (its decoder returns one step's prediction per call).
 (b) Generating 64 tokens with the Transformer (seed 003 sizes: d_model 256, 2+2 layers, 8 heads, d_ff 512,
     8k vocabulary, 20 source tokens) with the KV cache (`start`/`step`: self-attention keys appended,
     cross-attention keys projected once) against full recomputation of the decoder over the whole prefix
@@ -28,6 +30,7 @@ import time
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 
 from attnlab.models.seq2seq import RNNSeq2Seq, RNNSeq2SeqConfig
 from attnlab.models.transformer import TransformerSeq2Seq, TransformerSeq2SeqConfig
@@ -35,7 +38,8 @@ from attnlab.sysinfo import cpu_model
 
 
 class RecomputeKeys(RNNSeq2Seq):
-    """Bahdanau decoding that projects W_k·H again at every step (no `keys` in the state)."""
+    """The reference formulation: W_k·H projected again at every decoder step (no `keys` kept in the state).
+    Everything else (bridge, deep output, one output projection after the loop) is attnlab's own path."""
 
     def start(self, src, src_len):
         state = super().start(src, src_len)
@@ -43,13 +47,28 @@ class RecomputeKeys(RNNSeq2Seq):
         return state
 
     def _features(self, emb, state):
-        context, weights = self.attention(state["h"][-1], state["memory"], state["mask"])  # W_k·H again
-        out, state = self._rnn(torch.cat([emb, context], -1).unsqueeze(1), state)
-        return out.squeeze(1), state, weights
+        feats, state, weights = super()._features(emb, {**state, "keys": self.attention.w_k(state["memory"])})
+        state.pop("keys")
+        return feats, state, weights
 
 
 class Seed002(RecomputeKeys):
-    """...and the output layer inside the loop, one step at a time (the TF tutorial's decoder call)."""
+    """Seed 002's decoder: the attention energy is one Linear on [s_{t-1} repeated S times; H] at every step
+    (W_a = [W_q  W_k], the same weights side by side, so the numbers are the same), and the output layer
+    runs inside the loop, one step's logits per call."""
+
+    def _features(self, emb, state):
+        s_prev, memory, attn = state["h"][-1], state["memory"], self.attention
+        both = torch.cat([s_prev.unsqueeze(1).expand(-1, memory.size(1), -1), memory], -1)
+        w_a = torch.cat([attn.w_q.weight, attn.w_k.weight], 1)
+        scores = attn.v(torch.tanh(F.linear(both, w_a, attn.w_k.bias))).squeeze(-1)
+        weights = torch.softmax(scores.masked_fill(~state["mask"], float("-inf")), -1)
+        context = torch.bmm(weights.unsqueeze(1), memory).squeeze(1)
+        out, state = self._rnn(torch.cat([emb, context], -1).unsqueeze(1), state)
+        feats = out.squeeze(1)
+        if self.cfg.deep_output:
+            feats = torch.cat([feats, context, emb], -1)
+        return feats, state, weights
 
     def forward(self, src, src_len, tgt_in):
         state = self.start(src, src_len)
@@ -74,14 +93,26 @@ def interleaved(fns: dict[str, Callable[[], None]], repeats: int, warmup: int) -
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def bench_training(args, hidden: int, length: int) -> list[tuple[str, float, float]]:
-    b, s, t, vs, vt = 64, length, length, 8000, 6000
-    cfg = RNNSeq2SeqConfig(cell="gru", embed_dim=256, hidden=hidden, attention="bahdanau", dropout=0.1)
+SIZES = {  # label -> (model config, batch, source = target length)
+    "recipe: GRU 512, batch 64, 12+12 tokens": (dict(hidden=512), 64, 12),
+    "seeds 000/001 (TF tutorial): GRU 1024, batch 64, 16+16": (dict(hidden=1024), 64, 16),
+    "seed 002: BiGRU 512 + bridge, deep output, batch 128, 16+16": (
+        dict(hidden=512, bidirectional=True, deep_output=True),
+        128,
+        16,
+    ),
+}
+
+
+def bench_training(args, label: str) -> list[tuple[str, float, float]]:
+    kw, b, length = SIZES[label]
+    s, t, vs, vt = length, length, 8000, 6000
+    cfg = RNNSeq2SeqConfig(cell="gru", embed_dim=256, attention="bahdanau", dropout=0.1, **kw)
     models = {}
     for name, cls in (
         ("ours (W_k·H once per batch)", RNNSeq2Seq),
         ("recompute W_k·H each step", RecomputeKeys),
-        ("seed 002 (recompute + per-step output)", Seed002),
+        ("seed 002 (energy on [s; H] each step + per-step output)", Seed002),
     ):
         torch.manual_seed(0)
         models[name] = cls(cfg, vs, vt).train()
@@ -91,6 +122,11 @@ def bench_training(args, hidden: int, length: int) -> list[tuple[str, float, flo
     tgt_in = torch.randint(4, vt, (b, t), generator=g)
     tgt_out = torch.randint(4, vt, (b, t), generator=g)
     tokens = b * (s + t)
+    with torch.no_grad():  # same weights, same numbers: the formulations differ in cost only
+        ref = [m.eval()(src, src_len, tgt_in)[0] for m in models.values()]
+        assert all(torch.allclose(r, ref[0], atol=1e-4) for r in ref), "formulations disagree"
+    for m in models.values():
+        m.train()
 
     def step(model):
         opt = torch.optim.Adam(model.parameters(), lr=1e-4)
@@ -149,14 +185,11 @@ def main() -> None:
         f"machine: {cpu_model()} ({platform.machine()}), torch {torch.__version__}, threads {args.threads}, "
         f"repeats {args.repeats} (median)"
     )
-    print("\n(a) Bahdanau GRU training step (embed 256, batch 64, vocab 8000 -> 6000)\n")
+    print("\n(a) Bahdanau GRU training step (embed 256, vocab 8000 -> 6000)\n")
     print("| sizes | formulation | tokens/s | time vs ours |")
     print("| --- | --- | ---: | ---: |")
-    for label, hidden, length in (
-        ("recipe: GRU 512, 12+12 tokens", 512, 12),
-        ("seed 002: GRU 1024, 16+16", 1024, 16),
-    ):
-        for name, tps, ratio in bench_training(args, hidden, length):
+    for label in SIZES:
+        for name, tps, ratio in bench_training(args, label):
             print(f"| {label} | {name} | {tps:,.0f} | {ratio:.2f}× |")
     print(
         "\n(b) Transformer generation of 64 tokens (d_model 256, 2+2 layers, 8 heads, vocab 8000, source 20)\n"
