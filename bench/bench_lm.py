@@ -49,6 +49,18 @@ def read_run(run: Path) -> dict:
     return {"summary": summary, "valid": valid, "best": best}
 
 
+def every_position_loss(run: Path) -> float | None:
+    """For a recipe that scores validation in sliding windows (data.eval_stride), the best checkpoint's loss
+    over every position of consecutive windows as well (the default measure, nanoGPT's)."""
+    from attnlab.runs import load_run
+
+    loaded = load_run(run, with_data=True)
+    if loaded.recipe.data.eval_stride is None:
+        return None
+    loaded.recipe.data.eval_stride = None
+    return loaded.task.evaluate(loaded.model)["loss"]
+
+
 def train(name: str, out: Path, threads: int, seed: int | None = None) -> float:
     from attnlab import runs
     from attnlab.config import load_recipe
@@ -103,10 +115,12 @@ def main() -> None:
             ok = best.get("loss", 99) <= target and in_time
             losses.append(best.get("loss", float("nan")))
             wall_s = f"{wall:.0f}" if wall is not None else "—"
+            every = every_position_loss(run)
+            also = "" if every is None else f"; every position: {every:.4f}"
             rows.append(
                 f"| {label} | {s['steps']} | {s['train_seconds']:.0f} | {wall_s} | {ms:.0f} | "
                 f"{s['tokens_per_second']:,.0f} | {best.get('loss', float('nan')):.4f} "
-                f"({best.get('bpc', float('nan')):.3f} bpc, step {best.get('step')}) | <= {target}"
+                f"({best.get('bpc', float('nan')):.3f} bpc, step {best.get('step')}{also}) | <= {target}"
                 f"{f' in {minutes:g} min' if minutes else ''} | {'yes' if ok else 'no'} |"
             )
         if len(losses) > 1:
