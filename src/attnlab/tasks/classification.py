@@ -71,6 +71,9 @@ class ClassificationData:
     max_vocab: int | None = 20000  # vocabulary size, specials included (seed 001: 20k; seed 003: 10k)
     max_len: int | None = 500  # tokens kept per review (null = whole review)
     truncate: Literal["head", "tail"] = "head"  # keep the first (head) or the last (tail) max_len tokens
+    # classic/stopwords.py's list dropped before truncation ("negations": keep not, never, don't, ...), so
+    # max_len tokens hold more content words; a last-state LSTM gets shorter paths to them
+    stopwords: Literal["keep", "drop", "negations"] = "keep"
     valid_fraction: float = 0.1  # carved from the training split
     split_seed: int = 1234
     limit: int | None = None  # keep a random subset of this many training reviews (before the valid split)
@@ -142,6 +145,10 @@ class ClassificationTask(Task):
     def tokens(self, text: str) -> list[str]:
         """The tokens of a raw review as the model sees them (cleaned, tokenised, truncated)."""
         tokens = self.codec.tokens(self._clean(text))
+        if self.recipe.data.stopwords != "keep":
+            from attnlab.classic.preprocess import remove_stopwords
+
+            tokens = remove_stopwords(tokens, keep_negations=self.recipe.data.stopwords == "negations")
         n = self.recipe.data.max_len
         if n is None or len(tokens) <= n:
             return tokens
