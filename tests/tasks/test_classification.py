@@ -205,6 +205,24 @@ def test_explain_pooling_and_encoder_maps(trained, arch):
         loaded.task.explain(loaded.model, text, beam=3)
 
 
+def test_stop_words_go_before_truncation_and_negations_can_stay(trained):
+    from attnlab.classic.stopwords import stop_words
+
+    task = runs.load_run(trained("avg")).task
+    assert task.recipe.data.stopwords == "negations" and task.recipe.data.truncate == "tail"
+    tokens = task.tokens("This was NOT a good film, and the ending is the worst of all.")
+    assert "not" in tokens and "good" in tokens and "worst" in tokens
+    assert not set(tokens) & stop_words(keep_negations=True)
+    # 300 content words among 300 stop words: the last 200 *content* words are kept.
+    words = [f"zz{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(300)]  # letters only survive
+    assert task.tokens(" ".join(f"the {w}" for w in words)) == words[100:]
+    task.recipe.data.stopwords = "drop"
+    assert "not" not in task.tokens("not a good film")
+    task.recipe.data.stopwords = "keep"
+    assert task.tokens("not a good film") == ["not", "a", "good", "film"]
+    task.recipe.data.stopwords = "negations"
+
+
 def test_non_attention_model_cannot_plot(trained, tmp_path):
     loaded = runs.load_run(trained("avg"))
     with pytest.raises(UserError, match="no attention"):
