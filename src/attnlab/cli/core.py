@@ -105,6 +105,21 @@ def train(
         out.print(f"{result.run_dir}: {describe_stop(result)}")
 
 
+@app.command()
+def average(
+    run: Path,
+    last: Annotated[int, typer.Option(help="how many of the newest checkpoints to average")] = 5,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="new run directory (default RUN-avgK)")
+    ] = None,
+) -> None:
+    """Average the weights of a run's last K checkpoints into a new run (Vaswani et al. 2017)."""
+    from attnlab.train.average import average_run
+
+    dest, names = average_run(run, out_dir, last=last)
+    out.print(f"{dest}: mean of {len(names)} checkpoints ({', '.join(names)})")
+
+
 # ------------------------------------------------------------------------------------------------ use
 
 
