@@ -72,10 +72,36 @@ def test_cli_average_and_its_user_errors(cli, run_dir, tmp_path):
     assert "mean of 2 checkpoints (step-00000008, step-00000006)" in proc.stdout
     proc = cli("translate", tmp_path / "two", "hola.")
     assert proc.returncode == 0 and proc.stdout.strip(), proc.stderr[-2000:]
-    assert_user_error(cli("average", run_dir, "--last", "2", "--out", tmp_path / "two"), "not empty")
+    assert_user_error(
+        cli("average", run_dir, "--last", "2", "--out", tmp_path / "two"), "not an empty directory"
+    )
+    (tmp_path / "file").write_text("x")
+    assert_user_error(
+        cli("average", run_dir, "--last", "2", "--out", tmp_path / "file"), "not an empty directory"
+    )
     assert_user_error(cli("average", run_dir, "--last", "1"), "at least 2")
     assert_user_error(cli("average", tmp_path / "nowhere"), "does not exist")
-    single = tmp_path / "single"
-    single.mkdir()
-    (single / "config.yaml").write_text((run_dir / "config.yaml").read_text())
-    assert_user_error(cli("average", single), "keep_checkpoints=5")
+    assert_user_error(cli("average", run_dir, "--last", "5"), "keeps 3 recent", "keep_checkpoints=5")
+    untrained = tmp_path / "untrained"
+    untrained.mkdir()
+    (untrained / "config.yaml").write_text((run_dir / "config.yaml").read_text())
+    assert_user_error(cli("average", untrained), "no checkpoint to average")
+
+
+def test_tied_transformer_averages_and_resumes_from_the_mean(tmp_path, data_root, monkeypatch):
+    """Tied embeddings are stored once and must stay one tensor; --resume continues from the mean."""
+    monkeypatch.setenv("ATTNLAB_DATA", str(data_root))
+    recipe = REPO / "recipes" / "translate-spa-eng-transformer.yaml"
+    tiny = [*TINY, "model.d_model=16", "model.heads=2", "model.d_ff=32", "model.layers=1", "train.warmup=2"]
+    tiny = [t for t in tiny if not t.startswith(("model.hidden", "model.embed_dim"))]
+    runs.train(load_recipe(recipe, tiny), tmp_path / "run", progress=False)
+    dest, names = average_run(tmp_path / "run", tmp_path / "avg", last=2)
+    model = runs.load_run(dest).model
+    assert model.out.weight is model.tgt_embed.embedding.weight  # still one tensor
+    stored = [
+        ckpt.load_checkpoint(tmp_path / "run" / "checkpoints" / n, trainer_state=False).model for n in names
+    ]
+    (key,) = [k for k in stored[0] if k in ("out.weight", "tgt_embed.embedding.weight")]
+    torch.testing.assert_close(model.out.weight.detach(), (stored[0][key] + stored[1][key]) / 2)
+    result = runs.train(load_recipe(recipe, [*tiny, "train.max_steps=10"]), dest, resume=True, progress=False)
+    assert result.state.step == 10 and names == ["step-00000008", "step-00000006"]

@@ -7,7 +7,7 @@ handled the same way for translation, classification, language models and chat.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -34,8 +34,10 @@ class Codec:
         max_size: int | None = None,
         subword_vocab: int = 8000,
         subword_model: Literal["bpe", "unigram"] = "bpe",
+        token_filter: Callable[[list[str]], list[str]] | None = None,
     ) -> Codec:
-        """Fit a tokenizer (subword only) and a vocabulary on training texts."""
+        """Fit a tokenizer (subword only) and a vocabulary on training texts; `token_filter` (word and char
+        codecs) drops tokens the task never feeds the model, so they take no vocabulary slot."""
         if kind == "subword":
             tok = SubwordTokenizer.train(
                 texts, vocab_size=subword_vocab, model=subword_model, lowercase=lowercase
@@ -46,7 +48,9 @@ class Codec:
             if kind == "word"
             else CharTokenizer(lowercase)
         )
-        return cls(tok, Vocab.build((tok.tokenize(t) for t in texts), min_freq=min_freq, max_size=max_size))
+        keep = token_filter or (lambda tokens: tokens)
+        counted = (keep(tok.tokenize(t)) for t in texts)
+        return cls(tok, Vocab.build(counted, min_freq=min_freq, max_size=max_size))
 
     def tokens(self, text: str) -> list[str]:
         return self.tokenizer.tokenize(text)

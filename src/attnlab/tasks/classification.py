@@ -142,13 +142,23 @@ class ClassificationTask(Task):
     def load_codecs(self) -> None:
         self.codec = Codec.load(self.codec_path)
 
+    def _words(self, text: str) -> list[str]:
+        """A raw review cleaned, tokenised and without stop words (data.stopwords), before truncation."""
+        return self._drop_stopwords(self.codec.tokens(self._clean(text)))
+
+    def _drop_stopwords(self, tokens: list[str]) -> list[str]:
+        how = self.recipe.data.stopwords
+        if how == "keep":
+            return tokens
+        from attnlab.classic.stopwords import stop_words
+
+        stops = stop_words(keep_negations=how == "negations")
+        # The list is lower-case with straight apostrophes; reviews may be neither ("Don’t").
+        return [t for t in tokens if t.lower().replace("\u2019", "'") not in stops]
+
     def tokens(self, text: str) -> list[str]:
         """The tokens of a raw review as the model sees them (cleaned, tokenised, truncated)."""
-        tokens = self.codec.tokens(self._clean(text))
-        if self.recipe.data.stopwords != "keep":
-            from attnlab.classic.preprocess import remove_stopwords
-
-            tokens = remove_stopwords(tokens, keep_negations=self.recipe.data.stopwords == "negations")
+        tokens = self._words(text)
         n = self.recipe.data.max_len
         if n is None or len(tokens) <= n:
             return tokens
@@ -218,6 +228,7 @@ class ClassificationTask(Task):
                 lowercase=d.lowercase,
                 min_freq=d.min_freq,
                 max_size=d.max_vocab,
+                token_filter=self._drop_stopwords,  # stop words the model never sees take no slot
             )
             if write:
                 self.codec.save(self.codec_path)
@@ -338,7 +349,10 @@ class ClassificationTask(Task):
                 raise UserError("empty review: give some text to classify")
             tokens = self.tokens(text)
             if not tokens:
-                raise UserError(f"{text[:60]!r} has no words left after cleaning; give a review in words")
+                left = (
+                    "cleaning" if self.recipe.data.stopwords == "keep" else "cleaning and stop-word removal"
+                )
+                raise UserError(f"{text[:60]!r} has no words left after {left}; give a review in words")
             encoded = self.codec.encode(tokens)
             if all(i == Vocab.UNK for i in encoded):  # the model would see only <unk>: its answer is a guess
                 raise UserError(
@@ -354,7 +368,7 @@ class ClassificationTask(Task):
         n = self.recipe.data.max_len
         if n is None:
             return None
-        long = [(i, k) for i, t in enumerate(texts, 1) if (k := len(self.codec.tokens(self._clean(t)))) > n]
+        long = [(i, k) for i, t in enumerate(texts, 1) if (k := len(self._words(t))) > n]
         if not long:
             return None
         (i, k), more = long[0], f" (and {len(long) - 1} more)" if len(long) > 1 else ""
