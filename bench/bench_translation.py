@@ -10,6 +10,8 @@ test --by-length` (greedy, and with `--beam N` also beam search), `--parallel` o
 `--threads` torch threads each (default 2 x 1 on 2 cores: two one-thread runs side by side finish a suite
 in half the wall time, and each still gets one core to itself). `--summarize` only reads runs already in
 `--out`. Prints one markdown table (with the date and the machine) and writes `<suite>-by-length.png`.
+With `--average K` (default 5) a run that kept at least K checkpoints is also averaged (`attnlab average`)
+and the mean of its last K checkpoints gets its own row.
 
     .venv/bin/python bench/bench_translation.py --suite spa-eng [--minutes 20] [--parallel 2] [--threads 1]
     .venv/bin/python bench/bench_translation.py --suite multi30k [--minutes 60] [--beam 5]
@@ -51,21 +53,37 @@ SUITES: dict[str, dict[str, tuple[str, float | None, list[str]]]] = {
     },
     "multi30k": {
         # bentrevett's Transformer has 3 + 3 layers at otherwise seed 003's sizes; his 36.5 is the reference.
+        # The recipe keeps a checkpoint every 300 steps, five of them: `--average 5` scores their mean too.
         "translate-multi30k-de-en-transformer": ("Transformer 3+3 layers", 36.5, ["model.layers=3"]),
         "translate-multi30k-de-en-gru": ("BiGRU + Bahdanau", 28.1, []),
     },
 }
 
 
-def train_and_eval(recipe: str, extra: list[str], out: Path, minutes: float, threads: int, beam: int) -> None:
-    if out.exists():
-        shutil.rmtree(out)
+def train_and_eval(
+    recipe: str, extra: list[str], out: Path, minutes: float, threads: int, beam: int, average: int
+) -> None:
+    for stale in (out, averaged(out, average)):
+        if stale.exists():
+            shutil.rmtree(stale)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     sets = [f"train.threads={threads}", "train.device=cpu", "train.epochs=1000", *extra]
     cmd = [ATTNLAB, "train", str(REPO / "recipes" / f"{recipe}.yaml"), "--out", str(out)]
     cmd += ["--max-minutes", str(minutes), *[a for s in sets for a in ("--set", s)]]
     log = (out.parent / f"{recipe}.log").open("w")
     subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
+    evaluate(out, beam, env, log)
+    if average and len(list((out / "checkpoints").glob("step-*"))) >= average:
+        cmd = [ATTNLAB, "average", str(out), "--last", str(average), "--out", str(averaged(out, average))]
+        subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
+        evaluate(averaged(out, average), beam, env, log)
+
+
+def averaged(run: Path, k: int) -> Path:
+    return run.with_name(f"{run.name}-avg{k}")
+
+
+def evaluate(out: Path, beam: int, env: dict, log) -> None:
     evals = [1] + ([beam] if beam > 1 else [])
     for b in evals:  # greedy last, so eval-test.json (which `attnlab compare` reuses) is the greedy one
         subprocess.run(
@@ -102,6 +120,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--beam", type=int, default=5, help="also score with this beam (1: greedy only)")
     parser.add_argument("--only", default="", help="comma-separated recipe names of the suite")
+    parser.add_argument(
+        "--average", type=int, default=5, help="also score the mean of the last K checkpoints (0: off)"
+    )
     parser.add_argument("--summarize", action="store_true", help="only read runs already in --out")
     args = parser.parse_args()
     suite = SUITES[args.suite]
@@ -113,12 +134,20 @@ def main() -> None:
     if not args.summarize:
         with ThreadPoolExecutor(args.parallel) as pool:
             jobs = [
-                pool.submit(train_and_eval, n, suite[n][2], root / n, minutes, args.threads, args.beam)
+                pool.submit(
+                    train_and_eval, n, suite[n][2], root / n, minutes, args.threads, args.beam, args.average
+                )
                 for n in names
             ]
             for job in jobs:
                 job.result()
-    rows = [row(n, *suite[n][:2], root / n, args.beam) for n in names]
+    rows = []
+    for n in names:
+        rows.append(row(n, *suite[n][:2], root / n, args.beam))
+        avg = averaged(root / n, args.average)
+        if args.average and (avg / "eval-test-beam1.json").is_file():
+            label = f"{suite[n][0]}, mean of last {args.average} checkpoints"
+            rows.append(row(n, label, suite[n][1], avg, args.beam))
     import torch
 
     print(
