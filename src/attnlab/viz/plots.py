@@ -7,6 +7,7 @@ first installed CJK font (fonts-nanum, installed by `make setup`), falling back 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -232,7 +233,11 @@ def grouped_bars(
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
-    ax.legend()
+    # Headroom above the tallest bar for the legend's rows, so the legend never hides a bar.
+    ncol = 1 if len(series) <= 3 else 2
+    top = max((v for vs in series.values() for v in vs if np.isfinite(v)), default=1.0) or 1.0
+    ax.set_ylim(0, top * (1.12 + 0.1 * math.ceil(len(series) / ncol)))
+    ax.legend(loc="upper right", ncol=ncol, fontsize="small")
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, path)
 
