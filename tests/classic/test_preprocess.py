@@ -54,6 +54,7 @@ def test_stopword_lists():
 def test_negation_keeping_variant_keeps_not():
     tokens = tokenize(clean("This is not a good movie and I didn't laugh"))
     assert remove_stopwords(tokens) == ["good", "movie", "laugh"]
+    assert remove_stopwords(["The", "Don\u2019t", "film"]) == ["film"]  # case and curly apostrophes
     kept = remove_stopwords(tokens, keep_negations=True)
     assert kept == ["not", "good", "movie", "didn't", "laugh"]
     assert preprocess(["not good, never again"], keep_negations=True) == [["not", "good", "never"]]

@@ -61,9 +61,11 @@ def tokenize(text: str) -> list[str]:
 
 
 def remove_stopwords(tokens: Iterable[str], keep_negations: bool = False) -> list[str]:
-    """Drop our English stop words; with ``keep_negations`` keep "not", "no", "never", "don't", …"""
+    """Drop our English stop words; with ``keep_negations`` keep "not", "no", "never", "don't", …
+
+    The list is lower-case with straight apostrophes; tokens are matched as if they were too ("Don’t")."""
     stops = stop_words(keep_negations)
-    return [t for t in tokens if t not in stops]
+    return [t for t in tokens if t.lower().replace("\u2019", "'") not in stops]
 
 
 @lru_cache(maxsize=1 << 18)

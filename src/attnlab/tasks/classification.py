@@ -150,11 +150,9 @@ class ClassificationTask(Task):
         how = self.recipe.data.stopwords
         if how == "keep":
             return tokens
-        from attnlab.classic.stopwords import stop_words
+        from attnlab.classic.preprocess import remove_stopwords
 
-        stops = stop_words(keep_negations=how == "negations")
-        # The list is lower-case with straight apostrophes; reviews may be neither ("Don’t").
-        return [t for t in tokens if t.lower().replace("\u2019", "'") not in stops]
+        return remove_stopwords(tokens, keep_negations=how == "negations")
 
     def tokens(self, text: str) -> list[str]:
         """The tokens of a raw review as the model sees them (cleaned, tokenised, truncated)."""
