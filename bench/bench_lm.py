@@ -70,7 +70,9 @@ def every_position_loss(run: Path) -> float | None:
     return loaded.task.evaluate(loaded.model)["loss"]
 
 
-def train(name: str, out: Path, threads: int, seed: int | None = None, extra: list[str] = ()) -> float:
+def train(
+    name: str, out: Path, threads: int, seed: int | None = None, extra: tuple[str, ...] | list[str] = ()
+) -> float:
     from attnlab import runs
     from attnlab.config import load_recipe
 
