@@ -73,7 +73,7 @@ class Codec:
         return cls(tokenizer_from_dict(d["tokenizer"]), Vocab(d["vocab"]))
 
     def save(self, path: Path) -> None:
-        from attnlab.train.checkpoint import atomic_write_json
+        from attnlab.fileio import atomic_write_json
 
         atomic_write_json(path, self.to_dict())
 

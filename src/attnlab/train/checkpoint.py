@@ -21,7 +21,6 @@ refused with a one-line `UserError` naming the file — no `torch.load`, no pick
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -38,52 +37,10 @@ from safetensors.torch import save as st_save
 from safetensors.torch import save_model as st_save_model
 
 from attnlab.errors import UserError
+from attnlab.fileio import atomic_write_json, atomic_write_text, fsync_dir, sha256_bytes
 
 FORMAT = "attnlab-checkpoint/1"
 FILES = ("model.safetensors", "trainer.safetensors", "trainer.json")
-
-
-# ----------------------------------------------------------------------------------------- atomic files
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # not every platform can open a directory
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same directory and os.replace: readers see old or new, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 # ------------------------------------------------------------------------------------- optimizer state
@@ -194,7 +151,7 @@ def save_checkpoint(
             old = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-old-"))
             os.replace(final, old / final.name)
         os.replace(tmp, final)
-        _fsync_dir(root)
+        fsync_dir(root)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
