@@ -1459,7 +1459,7 @@ def test_cli_accepts_odd_but_meaningful_input(run_dirs, loaded, fast_cli, tmp_pa
         ["generate", r["char"], "--length", "3", "--prompt", "   "],  # spaces are text to a character model
         ["generate", r["ngram"], "--length", "3", "--prompt", " "],  # an n-gram model starts a sentence
         ["chat", r["chat"], "--temperature", "0.7", "--seed", "3", f"{words['chat']} ж"],
-        ["eval", r["rnn"], "--file", str(tsv)],  # a third column is ignored
+        ["eval", r["rnn"], "--file", str(tsv), "--columns", "src,ref"],  # a third column is ignored
         ["eval", r["sentiment"], "--file", str(csv)],  # and so are extra CSV columns
         # Rich markup in a path: printed as it is ("wrote ...[/]pe.png"), not read as a closing tag.
         ["plot", "pe", "--length", "4", "--d-model", "8", "-o", str(tmp_path / "[/]pe.png")],

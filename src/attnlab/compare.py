@@ -27,7 +27,8 @@ def _scores(path: Path, beam: int) -> dict:
     cached = path / "eval-test.json"
     if beam == 1 and cached.is_file():
         result = json.loads(cached.read_text())
-        if result.get("by_length") and result.get("beam", 1) == 1:
+        # "references": scored against every reference of each source (multi-reference, leak-free split)
+        if result.get("by_length") and result.get("beam", 1) == 1 and "references" in result:
             return result
     return evaluate_run(path, split="test", by_length=True, beam=beam)
 

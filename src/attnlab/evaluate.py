@@ -5,12 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from attnlab.errors import UserError
+from attnlab.fileio import atomic_write_json
 from attnlab.runs import load_run
-from attnlab.train.checkpoint import atomic_write_json
 
 
 def evaluate_run(
-    run: str | Path, *, split: str = "test", file: Path | None = None, by_length: bool = False, beam: int = 1
+    run: str | Path,
+    *,
+    split: str = "test",
+    file: Path | None = None,
+    by_length: bool = False,
+    beam: int = 1,
+    columns: str | None = None,
 ) -> dict:
     if split not in ("test", "valid"):
         raise UserError(f"--split must be test or valid, got {split!r}")
@@ -20,21 +26,16 @@ def evaluate_run(
 
     if not 1 <= beam <= MAX_BEAM:  # before loading the dataset, which takes seconds
         raise UserError(f"--beam must be from 1 to {MAX_BEAM}, got {beam}")
+    if columns is not None and file is None:
+        raise UserError("--columns describes a --file; give the file too")
     loaded = load_run(run, with_data=file is None)
     task, model = loaded.task, loaded.model
-    if loaded.recipe.task == "translation":
-        from attnlab.tasks.translation import read_eval_file, report
-
-        if file is not None:
-            pairs = read_eval_file(file)
-        else:
-            enc = task.data[split]
-            pairs = list(zip(enc.src_text, enc.tgt_text, strict=True))
-        result = report(task, model, pairs, beam=beam, by_length=by_length)
-        if file is None:
-            result.update({k: v for k, v in task.evaluate(model, split, bleu_sentences=0).items()})
-    else:
-        result = task.report(model, split=split, file=file)
+    asked = {"beam": beam, "by_length": by_length, "columns": columns}
+    opts = {k: v for k, v in asked.items() if v not in (None, False) and not (k == "beam" and v == 1)}
+    for name in opts:
+        if name not in task.EVAL_OPTIONS:
+            raise UserError(f"--{name.replace('_', '-')} is for translation and chat runs, not {task.name}")
+    result = task.report(model, split=split, file=file, **opts)
     name = f"eval-{Path(file).stem if file else split}.json"
     result = {
         "run": str(loaded.path),

@@ -11,24 +11,39 @@ from collections.abc import Sequence
 
 import sacrebleu
 
+# One reference per hypothesis, or a list of them (Tatoeba has several translations of one sentence).
+References = Sequence[str] | Sequence[Sequence[str]]
 
-def bleu(hypotheses: Sequence[str], references: Sequence[str], *, lowercase: bool = False) -> float:
+
+def reference_streams(references: References) -> list[list[str | None]]:
+    """sacreBLEU's layout: one stream per reference slot; a hypothesis with fewer references than the most
+    any has gets None in the slots it lacks (sacreBLEU skips those)."""
+    if all(isinstance(r, str) for r in references):
+        return [list(references)]  # type: ignore[arg-type]
+    k = max((len(r) for r in references), default=1)
+    return [[r[j] if j < len(r) else None for r in references] for j in range(k)]
+
+
+def bleu(hypotheses: Sequence[str], references: References, *, lowercase: bool = False) -> float:
     """Corpus BLEU; `lowercase` is sacreBLEU's -lc (what lower-casing tutorials such as bentrevett's report)."""
     if not hypotheses:
         return 0.0
-    return float(sacrebleu.corpus_bleu(list(hypotheses), [list(references)], lowercase=lowercase).score)
+    streams = reference_streams(references)
+    return float(sacrebleu.corpus_bleu(list(hypotheses), streams, lowercase=lowercase).score)
 
 
-def chrf(hypotheses: Sequence[str], references: Sequence[str]) -> float:
+def chrf(hypotheses: Sequence[str], references: References) -> float:
     if not hypotheses:
         return 0.0
-    return float(sacrebleu.corpus_chrf(list(hypotheses), [list(references)]).score)
+    return float(sacrebleu.corpus_chrf(list(hypotheses), reference_streams(references)).score)
 
 
-def bleu_signature() -> str:
-    """sacreBLEU's signature string (tokeniser, smoothing, version) for reports."""
+def bleu_signature(references: References | None = None) -> str:
+    """sacreBLEU's signature string (references, tokeniser, smoothing, version) for reports; `nrefs:var`
+    when the hypotheses have different numbers of references."""
     metric = sacrebleu.BLEU()
-    metric.corpus_score(["a"], [["a"]])  # the signature needs the reference count, known after one call
+    refs = ["a"] if references is None else references
+    metric.corpus_score(["a"] * len(refs), reference_streams(refs))  # the count is known after one call
     return str(metric.get_signature())
 
 
@@ -65,7 +80,7 @@ def length_buckets(lengths: Sequence[int], edges: Sequence[int] = (5, 10, 15, 20
 
 def bleu_by_length(
     hypotheses: Sequence[str],
-    references: Sequence[str],
+    references: References,
     src_lengths: Sequence[int],
     edges: Sequence[int] = (5, 10, 15, 20, 30),
 ) -> list[dict]:

@@ -96,7 +96,8 @@ def test_neural_lm_trains_and_generates(cli, tmp_path):
     assert [r["step"] for r in records if r["split"] == "valid"] == [6, 12]
     assert all({"loss", "ppl", "bpc"} <= set(r) for r in records if r["split"] == "valid")
     split = json.loads((run / "split.json").read_text())
-    assert split["valid"][1] == split["characters"] and split["valid"][0] == split["characters"] - 111539
+    n = split["characters"]
+    assert split["valid"] == [n - 2 * 55769, n - 55769] and split["test"] == [n - 55769, n]
     gen = cli("generate", run, "--prompt", "ROMEO:", "--length", "100", "--seed", "3", "--top-k", "20")
     assert gen.returncode == 0, gen.stderr
     assert gen.stdout.startswith("ROMEO:") and len(gen.stdout.rstrip("\n")) >= 100

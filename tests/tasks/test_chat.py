@@ -1,5 +1,6 @@
 """Korean chat: the shared subword tokenizer, a tiny training end to end through the CLI, and input checks."""
 
+import csv
 import io
 import json
 import math
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from attnlab.data.corpora import load_dialogue
+from attnlab.data.splits import group_key
 from attnlab.data.text import SubwordTokenizer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -195,7 +197,31 @@ def test_eval_reports_chrf_bleu_and_perplexity_on_the_held_out_split(chat_run, d
     assert res.returncode == 0, res.stderr[-2000:]
     report = json.loads((chat_run / "eval-test.json").read_text())
     split = json.loads((chat_run / "split.json").read_text())
-    assert report["sentences"] == len(split["test"]) > 0
+    rows = [(q, a) for q, a, _ in load_dialogue("chatbot-ko") if q.strip() and a.strip()]
+    test = [rows[i] for i in split["test"]]
+    # Each distinct question once, against every answer it has in the test part (multi-reference).
+    assert report["pairs"] == len(test) and report["sentences"] == len({group_key(q) for q, _ in test}) > 0
+    assert report["overlap_with_training"]["source"] == 0
     assert 0 <= report["bleu"] <= 100 and 0 <= report["chrf"] <= 100
     assert report["ppl"] == pytest.approx(math.exp(report["loss"]), rel=1e-4)
-    assert "nrefs:1" in report["signature"] and report["examples"][0]["hyp"] is not None
+    nrefs = "nrefs:1" if report["references"]["max"] == 1 else "nrefs:var"
+    assert nrefs in report["signature"] and report["examples"][0]["hyp"] is not None
+
+
+def test_eval_reads_chatbotdata_csv_layout(chat_run, data_root, tmp_path):
+    """A file in ChatbotData's own `Q,A,label` CSV layout is read question → answer; no --columns needed."""
+    split = json.loads((chat_run / "split.json").read_text())
+    rows = [r for r in load_dialogue("chatbot-ko") if r[0].strip() and r[1].strip()]
+    test = [rows[i] for i in split["test"]][:15]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([("Q", "A", "label"), *test])
+    (tmp_path / "mine.csv").write_text(buf.getvalue(), encoding="utf-8")
+    res = _attnlab(["eval", str(chat_run), "--file", str(tmp_path / "mine.csv")], data_root)
+    assert res.returncode == 0, res.stderr[-2000:]
+    report = json.loads((chat_run / "eval-mine.json").read_text())
+    assert report["pairs"] == 15 and "chatbot-ko's own CSV layout" in report["layout"]
+    assert report["examples"][0]["src"] == test[0][0]
+    res = _attnlab(
+        ["eval", str(chat_run), "--file", str(tmp_path / "mine.csv"), "--columns", "q,x"], data_root
+    )
+    assert res.returncode == 2 and res.stderr.startswith("error: --columns 'q,x'"), res.stderr

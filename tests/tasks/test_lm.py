@@ -1,5 +1,6 @@
 """Language models: sampling filters, cached == full generation, windows, and a loss that falls on real text."""
 
+import json
 import math
 
 import pytest
@@ -200,11 +201,25 @@ def _task(tmp_path, arch="transformer", **data):
     return task
 
 
-def test_split_is_the_last_ten_percent(tmp_path, data_root):
+def test_split_is_train_then_valid_then_test(tmp_path, data_root):
+    """nanoGPT's first 90% trains; the last 10% is cut in two: valid chooses, test (the end) reports."""
     task = _task(tmp_path)
-    assert len(task.texts["valid"]) == 3000 and task.texts["test"] is task.texts["valid"]
-    assert task.texts["train"] + task.texts["valid"] == task.texts["train"] + task.texts["test"]
-    assert (tmp_path / "split.json").is_file() and (tmp_path / "codec.json").is_file()
+    t = task.texts
+    assert len(t["valid"]) == len(t["test"]) == 1500 and len(t["train"]) == 27000
+    assert t["train"] + t["valid"] + t["test"] == (data_root / "tinyshakespeare/input.txt").read_text()[:30000]
+    record = json.loads((tmp_path / "split.json").read_text())
+    assert record["valid"] == [27000, 28500] and record["test"] == [28500, 30000]
+    assert (tmp_path / "codec.json").is_file()
+
+
+def test_a_run_split_by_an_older_attnlab_is_refused(tmp_path, data_root):
+    """A split.json without the current version (test = valid before) must not be scored as a test."""
+    _task(tmp_path)
+    record = json.loads((tmp_path / "split.json").read_text())
+    del record["version"]
+    (tmp_path / "split.json").write_text(json.dumps(record))
+    with pytest.raises(UserError, match="older attnlab.*attnlab train .*config.yaml --out"):
+        _task(tmp_path)
 
 
 @pytest.mark.parametrize("arch", ["transformer", "lstm"])

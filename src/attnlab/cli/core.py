@@ -130,11 +130,18 @@ def evaluate(
     file: Annotated[Path | None, typer.Option(help="evaluate on this file instead (task format)")] = None,
     by_length: Annotated[bool, typer.Option(help="translation: BLEU per source-length bucket")] = False,
     beam: int = 1,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            help="translation/chat --file: its columns in order, by role or language (src,ref / en,es / "
+            "ref,src,-); default: the dataset's own layout (spa.txt: English<TAB>Spanish)"
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a trained run; results go to RUN/eval-<split>.json."""
     from attnlab.evaluate import evaluate_run
 
-    result = evaluate_run(run, split=split, file=file, by_length=by_length, beam=beam)
+    result = evaluate_run(run, split=split, file=file, by_length=by_length, beam=beam, columns=columns)
     out.print_json(json.dumps(result, ensure_ascii=False))
 
 
@@ -262,3 +269,66 @@ def plot_schedule(
     ys = np.array([noam(int(s), d_model, warmup) for s in xs])
     title = f"Noam schedule, d_model={d_model}, warmup={warmup}"
     out.print(f"wrote {lr_schedule(xs, ys, output, title=title)}")
+
+
+_FITTED_KINDS = {"ngram": "n-gram", "bow": "bag-of-words", "word2vec": "word2vec"}
+
+
+def _curve_data(run: Path, x: str) -> dict:
+    """A run's metrics.jsonl records, train.metric and best step, for `plot curves` (fitted runs refused)."""
+    from attnlab.fileio import read_json
+    from attnlab.runs import check_run_dir, load_recipe_of
+    from attnlab.tasks import get_task
+
+    path = check_run_dir(run)
+    recipe = load_recipe_of(path)
+    task = get_task(recipe.task)(recipe, path)
+    if getattr(task, "fit_counts", None) or (path / "model.manifest.json").is_file():
+        kind = _FITTED_KINDS.get(recipe.arch, recipe.arch)
+        raise UserError(f"{path} is a fitted model ({kind}, fitted in one pass): it has no training curve")
+    metrics = path / "metrics.jsonl"
+    try:
+        lines = metrics.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise UserError(f"{path} has no metrics.jsonl yet: its training has not logged a step") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise UserError(f"cannot read {metrics}: {err}") from None
+    records = []
+    for line in lines:  # a line cut short (a run killed mid-write, or still being written) is skipped
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("step"), int):
+            records.append(record)
+    if not any(r.get("split") == "train" for r in records):
+        raise UserError(f"{metrics} holds no training step yet; plot it once the run has logged one")
+    if x == "minutes" and not all(isinstance(r.get("seconds"), int | float) for r in records):
+        raise UserError(f"{metrics} records no training time (a run from an older attnlab); use --x steps")
+    summary_path = path / "summary.json"
+    summary = read_json(summary_path, "training summary") if summary_path.is_file() else {}
+    best = summary.get("best_step") if isinstance(summary, dict) else None
+    if best is None and (path / "checkpoints" / "best").is_file():  # still training: no summary yet
+        name = (path / "checkpoints" / "best").read_text(encoding="utf-8").strip()
+        best = int(name.split("-")[1]) if name.startswith("step-") and name[5:].isdigit() else None
+    return {"records": records, "metric": recipe.train.metric, "best_step": best}
+
+
+@plot_app.command("curves")
+def plot_curves(
+    runs: Annotated[list[Path], typer.Argument(help="run directories, trained or still training")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="PNG to write")] = Path("curves.png"),
+    x: Annotated[str, typer.Option("--x", help="steps, or minutes of training time")] = "steps",
+) -> None:
+    """Train and validation loss (and train.metric, e.g. BLEU) of runs on shared axes, best checkpoints marked."""
+    from attnlab.viz.plots import training_curves
+
+    if x not in ("steps", "minutes"):
+        raise UserError(f"--x must be steps or minutes, got {x!r}")
+    _writable(output)
+    data = {run: _curve_data(run, x) for run in dict.fromkeys(runs)}
+    names = [run.name or str(run) for run in data]
+    if len(set(names)) < len(names):  # the same name in two places: the legend shows the paths
+        names = [str(run) for run in data]
+    curves = dict(zip(names, data.values(), strict=True))
+    out.print(f"wrote {training_curves(curves, output, x=x)}")

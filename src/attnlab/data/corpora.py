@@ -141,6 +141,77 @@ def load_dialogue(
     return out
 
 
+# ------------------------------------------------------------------------------------- a user's file
+
+# The layout of each dataset's own file, so `eval --file` reads a file like the dataset's the right way.
+_OWN_CSV = {"chatbot-ko": {"Q": "q", "A": "a"}}  # header name → the run's side name
+_ROLES = ("src", "ref", "-")
+
+
+def _csv_header(path: Path) -> list[str]:
+    import csv
+
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return [readers.clean(h) for h in next(csv.reader(fh), [])]
+
+
+def read_eval_pairs(
+    path: Path | str, name: str, src_lang: str, tgt_lang: str, columns: str | None = None
+) -> tuple[list[tuple[str, str]], str]:
+    """A user's `eval --file` of (source, reference) pairs, for a run trained on `name` from `src_lang` to
+    `tgt_lang`; returns the pairs and a one-line description of the layout it read.
+
+    Without `columns` a file is read in its dataset's own layout: spa.txt and fra.txt put English first
+    (`English<TAB>Spanish`), so a Spanish→English run takes its sources from the second column;
+    ChatbotData's `Q,A,label` CSV gives question → answer; any other file is `source<TAB>reference`.
+    `columns` names the tab-separated (or CSV) columns in order, by role (`src`, `ref`, `-` to skip) or by
+    language (`en,es`); columns after the named ones are ignored.
+    """
+    path = Path(path)
+    is_csv = path.suffix.lower() == ".csv"
+    if is_csv:
+        header = _csv_header(path)
+        rows = readers.read_csv(path, header).rows if header else []
+    else:
+        header, rows = [], readers.read_tsv_rows(path).rows
+    sides = {src_lang: "src", tgt_lang: "ref"}
+    if columns is not None:
+        names = [c.strip() for c in columns.split(",")]
+        roles = [sides.get(c, c if c in _ROLES else None) for c in names]
+        if None in roles or roles.count("src") != 1 or roles.count("ref") != 1:
+            raise UserError(
+                f"--columns {columns!r}: name each column in order as src, ref or - (or by language: "
+                f"{src_lang}, {tgt_lang}), with one src and one ref, e.g. --columns src,ref"
+            )
+        layout = f"columns {','.join(roles)} (--columns)"
+    elif is_csv and name in _OWN_CSV and all(h in header for h in _OWN_CSV[name]):
+        roles = [sides.get(_OWN_CSV[name].get(h, ""), "-") for h in header]
+        layout = f"{name}'s own CSV layout ({','.join(header)})"
+    elif is_csv:
+        raise UserError(
+            f"{path}: a CSV file needs --columns to say which column is the source and which the reference "
+            f"(header: {','.join(header) or 'none'}), e.g. --columns src,ref"
+        )
+    elif name in _TSV:
+        langs = _TSV[name][1]
+        roles = [sides.get(lang, "-") for lang in langs]
+        layout = (
+            f"{name}'s own layout ({'<TAB>'.join(langs)}): {src_lang} is column {langs.index(src_lang) + 1}"
+        )
+    else:
+        roles, layout = ["src", "ref"], "source<TAB>reference"
+    i, j = roles.index("src"), roles.index("ref")
+    short = [r for r in rows if len(r) <= max(i, j)]
+    if short:
+        raise UserError(
+            f"{path}: a line has {len(short[0])} columns, but the layout ({layout}) needs {max(i, j) + 1}"
+        )
+    pairs = [(r[i], r[j]) for r in rows]
+    if not pairs:
+        raise UserError(f"{path}: no (source, reference) lines to evaluate")
+    return pairs, layout
+
+
 # ------------------------------------------------------------------------------------------ describe
 
 

@@ -78,28 +78,35 @@ def _lines(text: str) -> list[str]:
     return [line.removesuffix("\r") for line in text.split("\n")]
 
 
+def read_tsv_rows(path: Path | str, *, min_fields: int = 2, on_error: OnError = "raise") -> ReadResult:
+    """Tab-separated lines → rows of all their fields (stripped); fewer than `min_fields` fields or an empty
+    one among the first `min_fields` is malformed."""
+    path = Path(path)
+    errors = _Errors(path, on_error)
+    rows: list[tuple[str, ...]] = []
+    for lineno, line in enumerate(_lines(read_text(path)), start=1):
+        if not line.strip():
+            continue
+        fields = tuple(clean(f) for f in line.split("\t"))
+        if len(fields) < min_fields:
+            errors.bad(lineno, f"expected {min_fields} tab-separated fields, found {len(fields)}")
+            continue
+        empty = next((i for i in range(min_fields) if not fields[i]), None)
+        if empty is not None:
+            errors.bad(lineno, f"empty {('first', 'second')[empty] if empty < 2 else f'#{empty + 1}'} field")
+            continue
+        rows.append(fields)
+    return ReadResult(rows, errors.skipped)
+
+
 def read_tsv_pairs(path: Path | str, *, on_error: OnError = "raise") -> ReadResult:
     """Tab-separated pairs → rows of `(col0, col1)`.
 
     Lines need at least two fields (Tatoeba exports may carry a third attribution column, which is
     dropped); fewer fields or an empty side is malformed.
     """
-    path = Path(path)
-    errors = _Errors(path, on_error)
-    rows: list[tuple[str, str]] = []
-    for lineno, line in enumerate(_lines(read_text(path)), start=1):
-        if not line.strip():
-            continue
-        fields = line.split("\t")
-        if len(fields) < 2:
-            errors.bad(lineno, f"expected 2 tab-separated fields, found {len(fields)}")
-            continue
-        a, b = clean(fields[0]), clean(fields[1])
-        if not a or not b:
-            errors.bad(lineno, f"empty {'first' if not a else 'second'} field")
-            continue
-        rows.append((a, b))
-    return ReadResult(rows, errors.skipped)
+    result = read_tsv_rows(path, min_fields=2, on_error=on_error)
+    return ReadResult([r[:2] for r in result.rows], result.skipped)
 
 
 def read_parallel(src_path: Path | str, tgt_path: Path | str, *, on_error: OnError = "raise") -> ReadResult:

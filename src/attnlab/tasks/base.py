@@ -55,6 +55,7 @@ class Task:
     MODELS: ClassVar[dict[str, type]]  # model.arch -> its config dataclass
     default_arch: ClassVar[str]
     higher_is_better: ClassVar[dict[str, bool]] = {"loss": False, "ppl": False}
+    EVAL_OPTIONS: ClassVar[frozenset[str]] = frozenset()  # `eval` options beyond split/file it takes
 
     def __init__(self, recipe, run_dir: Path):
         self.recipe = recipe

@@ -15,20 +15,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 import torch
 from torch import nn
 
-from attnlab import decode, metrics
+from attnlab import decode
 from attnlab.data.batching import pad_batch
 from attnlab.data.codec import Codec
 from attnlab.data.corpora import load_dialogue
 from attnlab.data.vocab import Vocab
 from attnlab.errors import UserError
 from attnlab.tasks.translation import TranslationData, TranslationTask
-from attnlab.train.checkpoint import atomic_write_json
 
 
 @dataclass
@@ -58,6 +56,8 @@ class ChatTask(TranslationTask):
     name = "chat"
     DataConfig = ChatData
     default_arch = "transformer"
+    GROUP_COLUMNS = (0,)  # by question: a good reply to an unseen question may well be a known answer
+    GROUPED_BY = "question"
 
     # ------------------------------------------------------------------------------------------ data
 
@@ -66,31 +66,15 @@ class ChatTask(TranslationTask):
         rows = load_dialogue(d.dataset, on_error=d.on_error)
         return self._split_pairs([(q, a) for q, a, _ in rows if q.strip() and a.strip()])
 
-    def prepare(self, *, write: bool = True) -> None:
+    def _build_codecs(self, train: list[tuple[str, str]]) -> tuple[Codec, Codec]:
+        """With data.shared_vocab (the default) one codec fitted on questions and answers together."""
         d = self.recipe.data
-        src_path, tgt_path = self._codec_paths()
-        if not d.shared_vocab or (src_path.exists() and tgt_path.exists()):
-            return super().prepare(write=write)  # separate codecs, or reloading a run's codecs
-        self.split_record = None
-        raw = self._splits()
-        codec = Codec.build(
-            [t for pair in raw["train"] for t in pair],
-            kind=d.tokenizer,
-            lowercase=d.lowercase,
-            strip_accents=d.strip_accents,
-            min_freq=d.min_freq,
-            max_size=d.max_vocab,
-            subword_vocab=d.subword_vocab,
-            subword_model=d.subword_model,
-        )
-        self.src_codec = self.tgt_codec = codec
-        if write:
-            codec.save(src_path)
-            codec.save(tgt_path)
-            atomic_write_json(self.run_dir / "split.json", self.split_record)
-        self.data = {name: self._encode(pairs, train=name == "train") for name, pairs in raw.items()}
-        if not self.data["train"].src:
-            raise UserError(f"no training pairs left after filtering with data.max_len={d.max_len}; raise it")
+        kw = dict(kind=d.tokenizer, lowercase=d.lowercase, strip_accents=d.strip_accents, min_freq=d.min_freq,
+                  max_size=d.max_vocab, subword_vocab=d.subword_vocab, subword_model=d.subword_model)  # fmt: skip
+        if d.shared_vocab:
+            codec = Codec.build([t for pair in train for t in pair], **kw)
+            return codec, codec
+        return Codec.build([q for q, _ in train], **kw), Codec.build([a for _, a in train], **kw)
 
     # ------------------------------------------------------------------------------------------ use
 
@@ -170,21 +154,3 @@ class ChatTask(TranslationTask):
             **self.search_limits(),
         )
         return [self._translation(h, t).text for h, t in zip(hyps, toks, strict=True)]
-
-    def report(self, model: nn.Module, split: str = "test", file: str | Path | None = None) -> dict:
-        """`attnlab eval` for chat: BLEU, chrF, loss and perplexity on a held-out split, or BLEU/chrF on a
-        file of `question<TAB>answer` lines."""
-        from attnlab.tasks.translation import read_eval_file
-        from attnlab.tasks.translation import report as translation_report
-
-        if file is not None:
-            return translation_report(self, model, read_eval_file(file))
-        if not hasattr(self, "data"):
-            raise UserError(
-                "report() needs the dataset: load the run with its data (load_run(with_data=True))"
-            )
-        enc = self.data[split]
-        result = translation_report(self, model, list(zip(enc.src_text, enc.tgt_text, strict=True)))
-        result.update(self.evaluate(model, split, bleu_sentences=0))
-        result["ppl"] = metrics.perplexity(result["loss"])
-        return result

@@ -26,8 +26,9 @@ from typing import Literal
 
 from attnlab.classic.baselines import CLASSIFIERS, FEATURES, ClassicModel
 from attnlab.errors import UserError
+from attnlab.fileio import atomic_write_json
 from attnlab.tasks.classification import LABELS, ClassificationTask, Prediction, read_labelled_csv
-from attnlab.train.checkpoint import atomic_write_json, seal_fitted
+from attnlab.train.checkpoint import seal_fitted
 
 
 @dataclass

@@ -32,6 +32,7 @@ from attnlab.data.codec import Codec
 from attnlab.data.corpora import load_classification
 from attnlab.data.vocab import Vocab
 from attnlab.errors import UserError
+from attnlab.fileio import atomic_write_json
 from attnlab.models.classifier import (
     ARCHS,
     AvgEmbeddingConfig,
@@ -42,7 +43,6 @@ from attnlab.models.classifier import (
     input_embedding,
 )
 from attnlab.tasks.base import Batch, Task
-from attnlab.train.checkpoint import atomic_write_json
 
 LABELS = ("negative", "positive")  # label id = index
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)

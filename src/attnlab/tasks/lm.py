@@ -1,8 +1,9 @@
 """Language modelling: one text → a token stream → next-token models (n-gram, LSTM, GPT) → loss / ppl / bpc.
 
-Split (nanoGPT's convention): the *last* `valid_fraction` (10%) of the characters is validation, the
-rest training; with `test_fraction` > 0 a test part is cut from the very end, otherwise `test` is the
-validation text (split.json records which).
+Split: contiguous, nanoGPT's training part — the first 90% of the characters — then validation (the next
+`valid_fraction`, 5%) and test (the last `test_fraction`, 5%). Validation chooses (early stopping, the best
+checkpoint, every recipe setting), test reports; the two together are nanoGPT's validation text, which
+`bench/bench_lm.py` scores for its side-by-side with nanoGPT. split.json records the boundaries.
 
 Training windows of `block_size` tokens, targets shifted by one, every position predicted:
 
@@ -40,16 +41,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from attnlab import decode, metrics
+from attnlab.data import splits
 from attnlab.data.codec import Codec
 from attnlab.data.corpora import load_text
 from attnlab.data.vocab import Vocab
 from attnlab.data.windows import RandomWindows, SequentialWindows, scoring_windows, windows
 from attnlab.decode import sample_next
 from attnlab.errors import UserError
+from attnlab.fileio import atomic_write_json, sha256_bytes
 from attnlab.models.lm import GPTConfig, GPTLanguageModel, RNNLMConfig, build_lm
 from attnlab.ngram import SMOOTHINGS, NGramLM
 from attnlab.tasks.base import Batch, Task
-from attnlab.train.checkpoint import atomic_write_json, seal_fitted
+from attnlab.train.checkpoint import seal_fitted
 
 # `score` of an n-gram model prints one factor per token: a megabyte would take minutes to print and read.
 MAX_SCORE_TOKENS = 10_000
@@ -63,8 +66,8 @@ class LMData:
     min_freq: int = 1
     max_vocab: int | None = None
     subword_vocab: int = 2000
-    valid_fraction: float = 0.1  # the last 10% of the text (nanoGPT)
-    test_fraction: float = 0.0  # 0: `test` is the validation text
+    valid_fraction: float = 0.05  # after the first 90% (nanoGPT's training text)
+    test_fraction: float = 0.05  # the very end: reported, never used to choose
     limit_chars: int | None = None  # use only the first N characters of the corpus (quick runs, tests)
     block_size: int = 64  # context window (tokens) of training and of the Transformer
     sampling: Literal["random", "sequential"] = "random"
@@ -84,8 +87,8 @@ class LMData:
         for name in ("max_vocab", "limit_chars", "steps_per_epoch", "stride", "eval_tokens", "eval_stride"):
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise UserError(f"data.{name} must be positive or null, got {getattr(self, name)}")
-        if not 0.0 < self.valid_fraction < 1.0 or not 0.0 <= self.test_fraction < 1.0:
-            raise UserError("data.valid_fraction must be in (0, 1) and data.test_fraction in [0, 1)")
+        if not 0.0 < self.valid_fraction < 1.0 or not 0.0 < self.test_fraction < 1.0:
+            raise UserError("data.valid_fraction and data.test_fraction must be in (0, 1)")
         if self.valid_fraction + self.test_fraction >= 0.9:
             raise UserError("data.valid_fraction + data.test_fraction leave too little training text")
 
@@ -150,15 +153,18 @@ class LanguageModelTask(Task):
         n = len(text)
         test_at = n - int(n * d.test_fraction)
         valid_at = test_at - int(n * d.valid_fraction)
-        parts = {"train": text[:valid_at], "valid": text[valid_at:test_at]}
-        parts["test"] = text[test_at:] if d.test_fraction > 0 else parts["valid"]
+        parts = {"train": text[:valid_at], "valid": text[valid_at:test_at], "test": text[test_at:]}
+        fingerprint = sha256_bytes(text.encode("utf-8", "surrogatepass"))
+        splits.recorded(self.run_dir, fingerprint, d.dataset)  # refuses an old or foreign split
         self.split_record = {
             "dataset": d.dataset,
+            "version": splits.VERSION,
             "characters": n,
-            "convention": "contiguous: train = the first part, valid = the last valid_fraction of the text",
+            "fingerprint": fingerprint,
+            "convention": "contiguous: train, then valid, then test at the end of the text",
             "train": [0, valid_at],
             "valid": [valid_at, test_at],
-            "test": [test_at, n] if d.test_fraction > 0 else "same as valid (data.test_fraction = 0)",
+            "test": [test_at, n],
         }
         return parts
 

@@ -17,15 +17,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from attnlab import decode, metrics
-from attnlab.data.batching import bucket_batches, pad_batch, split_indices
+from attnlab.data import splits
+from attnlab.data.batching import bucket_batches, pad_batch
 from attnlab.data.codec import Codec
-from attnlab.data.corpora import load_translation
+from attnlab.data.corpora import load_translation, read_eval_pairs
 from attnlab.data.vocab import Vocab
 from attnlab.errors import UserError
+from attnlab.fileio import atomic_write_json
 from attnlab.models.seq2seq import RNNSeq2Seq, RNNSeq2SeqConfig
 from attnlab.models.transformer import TransformerSeq2Seq, TransformerSeq2SeqConfig
 from attnlab.tasks.base import Batch, Task
-from attnlab.train.checkpoint import atomic_write_json
 
 MAX_BEAM = 64  # widest beam search `translate` runs (the CLI's --beam limit too)
 
@@ -92,31 +93,67 @@ class TranslationTask(Task):
         src_path, tgt_path = self._codec_paths()
         self.src_codec, self.tgt_codec = Codec.load(src_path), Codec.load(tgt_path)
 
+    # Rows whose normalised value in these columns match are one group (data/splits.py): translation
+    # groups by source *or* target, chat by question only (a known answer to a new question is fine).
+    GROUP_COLUMNS: tuple[int, ...] = (0, 1)
+    GROUPED_BY = "source or target"
+
     def _splits(self) -> dict[str, list[tuple[str, str]]]:
         d = self.recipe.data
         corpus = load_translation(d.dataset, d.src, d.tgt, on_error=d.on_error)
-        if "all" not in corpus:
+        if "all" not in corpus:  # an official split (Multi30k): kept, its overlap recorded
+            self.split_record = {
+                "dataset": d.dataset,
+                "version": splits.VERSION,
+                "grouping": "official",
+                "sizes": {k: len(v) for k, v in corpus.items()},
+                "overlap": splits.overlap_counts(
+                    corpus["train"], {k: corpus[k] for k in ("valid", "test")}, {"source": 0, "target": 1}
+                ),
+            }
             return corpus
         return self._split_pairs(corpus["all"])
 
     def _split_pairs(self, pairs: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
-        """A seeded random subset (data.limit), then the seeded train/valid/test split; the row numbers go to
-        self.split_record (written to split.json)."""
+        """The grouped train/valid/test split of all rows (data/splits.py), then, with data.limit, a seeded
+        sample of each part in proportion. A run that has a split.json keeps the valid/test rows recorded
+        there (after checking they come from the same rows); the record goes to self.split_record."""
         d = self.recipe.data
+        parts = splits.grouped_split(pairs, self.GROUP_COLUMNS, d.split, seed=d.split_seed)
         if d.limit is not None and d.limit < len(pairs):
-            keep = np.sort(np.random.default_rng(d.split_seed).permutation(len(pairs))[: d.limit])
-            pairs = [pairs[i] for i in keep]
-        parts = split_indices(len(pairs), d.split, seed=d.split_seed)
+            parts = {
+                name: idx[splits.sample_indices(len(idx), round(d.limit * f), seed=d.split_seed + i)]
+                for i, ((name, idx), f) in enumerate(zip(parts.items(), d.split, strict=True))
+            }
+        fingerprint = splits.fingerprint(pairs)
+        recorded = splits.recorded(self.run_dir, fingerprint, d.dataset)
+        if recorded is not None:
+            parts.update({name: np.asarray(recorded[name], dtype=np.int64) for name in ("valid", "test")})
+        named = {name: [pairs[i] for i in idx] for name, idx in parts.items()}
         self.split_record = {
             "dataset": d.dataset,
+            "version": splits.VERSION,
+            "grouping": splits.GROUPING.format(cols=self.GROUPED_BY),
+            "rows": len(pairs),
+            "fingerprint": fingerprint,
             "seed": d.split_seed,
             "fractions": d.split,
             "limit": d.limit,
             "sizes": {k: len(v) for k, v in parts.items()},
+            "overlap": splits.overlap_counts(
+                named["train"], {k: named[k] for k in ("valid", "test")}, {"source": 0, "target": 1}
+            ),
             "valid": parts["valid"].tolist(),
             "test": parts["test"].tolist(),
         }
-        return {name: [pairs[i] for i in idx] for name, idx in parts.items()}
+        return named
+
+    def _build_codecs(self, train: list[tuple[str, str]]) -> tuple[Codec, Codec]:
+        """One tokenizer + vocabulary per side, fitted on the training pairs only."""
+        d = self.recipe.data
+        kw = dict(kind=d.tokenizer, lowercase=d.lowercase, strip_accents=d.strip_accents, min_freq=d.min_freq,
+                  max_size=d.max_vocab, subword_vocab=d.subword_vocab)  # fmt: skip
+        return Codec.build([s for s, _ in train], **kw), Codec.build([t for _, t in train], **kw)
 
     def prepare(self, *, write: bool = True) -> None:
         d = self.recipe.data
@@ -126,16 +163,7 @@ class TranslationTask(Task):
         if src_path.exists() and tgt_path.exists():  # resuming, or using a trained run
             self.load_codecs()
         else:
-            train = raw["train"]
-            kw = dict(
-                kind=d.tokenizer,
-                lowercase=d.lowercase,
-                min_freq=d.min_freq,
-                max_size=d.max_vocab,
-                subword_vocab=d.subword_vocab,
-            )
-            self.src_codec = Codec.build([s for s, _ in train], strip_accents=d.strip_accents, **kw)
-            self.tgt_codec = Codec.build([t for _, t in train], strip_accents=d.strip_accents, **kw)
+            self.src_codec, self.tgt_codec = self._build_codecs(raw["train"])
             if write:
                 self.src_codec.save(src_path)
                 self.tgt_codec.save(tgt_path)
@@ -235,11 +263,108 @@ class TranslationTask(Task):
         n = self.recipe.data.valid_bleu_sentences if bleu_sentences is None else bleu_sentences
         if n:
             enc = self.data[split]
-            srcs, refs = enc.src_text[:n], enc.tgt_text[:n]
+            # A fixed seeded sample spread over the whole split: spa.txt is sorted by length and
+            # ChatbotData by label, so the first n would choose checkpoints on the easiest sentences.
+            pick = splits.sample_indices(len(enc.src_text), n, seed=self.recipe.data.split_seed)
+            srcs, refs = [enc.src_text[i] for i in pick], [enc.tgt_text[i] for i in pick]
             hyps = [h[0].text for h in self.translate(model, srcs, beam=1, attention=False)]
             out["bleu"] = metrics.bleu(hyps, [self.reference(r) for r in refs])
             out["chrf"] = metrics.chrf(hyps, [self.reference(r) for r in refs])
         return out
+
+    # ------------------------------------------------------------------------------------------ eval
+
+    EVAL_OPTIONS = frozenset({"beam", "by_length", "columns"})
+    # A file is called swapped when, for more than this share of its sampled lines, the model finds the
+    # reference likelier with the columns read the other way round (a clear majority: a model that cannot
+    # tell the directions apart sits near one half and is never refused).
+    SWAP_SHARE = 0.7
+    SWAP_SAMPLE = 200  # pairs scored each way
+
+    def report(
+        self,
+        model: nn.Module,
+        *,
+        split: str = "test",
+        file=None,
+        beam: int = 1,
+        by_length: bool = False,
+        columns: str | None = None,
+    ) -> dict:
+        """`attnlab eval`: BLEU / chrF (multi-reference) and loss on a held-out split, or on a user's file
+        read in the dataset's own layout (or `columns`) after checking its columns are not swapped."""
+        if file is not None:
+            d = self.recipe.data
+            pairs, layout = read_eval_pairs(file, d.dataset, d.src, d.tgt, columns)
+            check = self.check_columns(model, pairs, file)
+            return {**score_pairs(self, model, pairs, beam=beam, by_length=by_length), "layout": layout,
+                    "column_check": check}  # fmt: skip
+        if not hasattr(self, "data"):
+            raise UserError(
+                "report() needs the dataset: load the run with its data (load_run(with_data=True))"
+            )
+        enc = self.data[split]
+        pairs = list(zip(enc.src_text, enc.tgt_text, strict=True))
+        result = score_pairs(self, model, pairs, beam=beam, by_length=by_length)
+        result.update(self.evaluate(model, split, bleu_sentences=0))
+        if self.split_record is not None:
+            result["overlap_with_training"] = self.split_record["overlap"].get(split)
+        return result
+
+    @torch.no_grad()
+    def reference_nats(self, model: nn.Module, pairs: list[tuple[str, str]]) -> list[float]:
+        """Per pair: negative log-likelihood of the reference given the source, per reference character
+        (NaN where a side is empty or longer than data.max_input_tokens).
+
+        Per character, so that texts the codecs cut into more or fewer pieces compare fairly (word and
+        subword models alike); an `<unk>` target is charged at least log |V| — a guess among every word
+        the model does not know — so text in the wrong language cannot look likely by being all `<unk>`."""
+        limit = self.recipe.data.max_input_tokens
+        model.eval()
+        device = next(model.parameters()).device
+        log_v = math.log(len(self.tgt_codec.vocab))
+        out = [math.nan] * len(pairs)
+        encoded = [(self.src_codec.encode(s), self.tgt_codec.encode(t)) for s, t in pairs]
+        keep = [i for i, (s, t) in enumerate(encoded) if s and t and max(len(s), len(t)) <= limit]
+        enc = Encoded([encoded[i][0] for i in keep], [encoded[i][1] for i in keep], [], [])
+        size = self.recipe.data.eval_batch_size
+        for start in range(0, len(keep), size):
+            rows = list(range(start, min(start + size, len(keep))))
+            b = self._batch(enc, rows).to(device)
+            logits, _ = model(b["src"], b["src_len"], b["tgt_in"])
+            target = b["tgt_out"]
+            nll = F.cross_entropy(
+                logits.transpose(1, 2).float(), target, ignore_index=Vocab.PAD, reduction="none"
+            )
+            nll = torch.where(target == Vocab.UNK, nll.clamp_min(log_v), nll).sum(1)  # (B,)
+            for r, value in zip(rows, nll.tolist(), strict=True):
+                out[keep[r]] = value / max(len(pairs[keep[r]][1]), 1)
+        return out
+
+    def check_columns(self, model: nn.Module, pairs: list[tuple[str, str]], path) -> dict:
+        """Refuse a file whose columns look swapped: for most sampled pairs the model finds the reference
+        likelier when the columns are read the other way round. A model that cannot tell (untrained, or
+        a chat model whose questions and answers are one language) prefers neither way and is not refused.
+        Returns the figures (eval-*.json records them)."""
+        sample = [pairs[i] for i in splits.sample_indices(len(pairs), self.SWAP_SAMPLE, seed=0)]
+        given = self.reference_nats(model, sample)
+        swapped = self.reference_nats(model, [(r, s) for s, r in sample])
+        both = [(g, w) for g, w in zip(given, swapped, strict=True) if not (math.isnan(g) or math.isnan(w))]
+        prefer_swapped = sum(w < g for g, w in both) / max(len(both), 1)
+        figures = {
+            "pairs_checked": len(both),
+            "prefer_swapped": round(prefer_swapped, 3),
+            "nats_per_char": round(float(np.mean([g for g, _ in both])), 4) if both else None,
+            "swapped_nats_per_char": round(float(np.mean([w for _, w in both])), 4) if both else None,
+        }
+        if len(both) >= 5 and prefer_swapped > self.SWAP_SHARE:
+            d = self.recipe.data
+            raise UserError(
+                f"{path}: its columns look swapped for this {d.src}→{d.tgt} model (for {prefer_swapped:.0%} of "
+                f"{len(both)} sampled lines the reference is likelier read the other way round); name them "
+                f"in file order with --columns, e.g. --columns {d.tgt},{d.src} or --columns {d.src},{d.tgt}"
+            )
+        return figures
 
     # ------------------------------------------------------------------------------------------ use
 
@@ -337,17 +462,17 @@ class Translation:
     attention: torch.Tensor | None  # (T_out, S) for RNNs, (T_out, layers, heads, S) for Transformers
 
 
-def read_eval_file(path) -> list[tuple[str, str]]:
-    """`--file`: tab-separated `source<TAB>reference` lines (the corpus' own column order is not assumed)."""
-    from attnlab.data.readers import read_tsv_pairs
+def multi_reference(pairs: list[tuple[str, str]]) -> tuple[list[str], list[list[str]]]:
+    """Each distinct source once (by `splits.group_key`, in first-seen order) with all its references."""
+    refs: dict[str, tuple[str, list[str]]] = {}
+    for src, ref in pairs:
+        _, seen = refs.setdefault(splits.group_key(src), (src, []))
+        if ref not in seen:
+            seen.append(ref)
+    return [s for s, _ in refs.values()], [r for _, r in refs.values()]
 
-    rows = read_tsv_pairs(path).rows
-    if not rows:  # only blank lines (Unicode whitespace such as U+0085 is blank too)
-        raise UserError(f"{path}: no `source<TAB>reference` lines to evaluate")
-    return rows
 
-
-def report(
+def score_pairs(
     task: TranslationTask,
     model: nn.Module,
     pairs: list[tuple[str, str]],
@@ -355,19 +480,26 @@ def report(
     beam: int = 1,
     by_length: bool = False,
 ) -> dict:
-    """Corpus BLEU / chrF (sacreBLEU, detokenised) of translating `pairs`, optionally per length bucket."""
-    srcs = [s for s, _ in pairs]
-    refs = [task.reference(r) for _, r in pairs]
+    """Corpus BLEU / chrF (sacreBLEU, detokenised) of translating `pairs`, optionally per length bucket.
+
+    Every distinct source is translated and scored once, against all of its references (sacreBLEU's
+    multi-reference BLEU): Tatoeba lists several translations of many sentences, and scoring each pair
+    alone would count a sentence several times and call every translation but one wrong."""
+    srcs, ref_lists = multi_reference(pairs)
+    refs = [[task.reference(r) for r in rs] for rs in ref_lists]
     hyps = [n[0].text for n in task.translate(model, srcs, beam=beam, attention=False)]
+    counts = [len(r) for r in refs]
     result = {
-        "sentences": len(pairs),
+        "sentences": len(srcs),
+        "pairs": len(pairs),
+        "references": {"max": max(counts, default=0), "mean": round(sum(counts) / max(len(counts), 1), 3)},
         "beam": beam,
         "bleu": metrics.bleu(hyps, refs),
         "bleu_lowercase": metrics.bleu(hyps, refs, lowercase=True),
         "chrf": metrics.chrf(hyps, refs),
-        "signature": metrics.bleu_signature(),
+        "signature": metrics.bleu_signature(refs),
         "examples": [
-            {"src": s, "ref": r, "hyp": h} for s, r, h in list(zip(srcs, refs, hyps, strict=True))[:5]
+            {"src": s, "ref": r[0], "hyp": h} for s, r, h in list(zip(srcs, refs, hyps, strict=True))[:5]
         ],
     }
     if by_length:
