@@ -1,13 +1,20 @@
-"""Kneser-Ney trigram: attnlab.ngram vs nltk.lm.KneserNeyInterpolated on tinyshakespeare.
+"""Kneser-Ney trigram: attnlab.ngram vs nltk.lm.KneserNeyInterpolated on tinyshakespeare, and attnlab vs
+KenLM querying the same model (its ARPA export).
 
 Same text, same run, same padding for both (n-1 <s> on the left, one </s> on the right):
 lowercased whitespace tokens, one sentence per non-empty line, first 90% of lines train, last 10% test.
 NLTK scores one token in ~0.1 s (each lower-order query scans every context), so it is timed on the
 first `--nltk-sentences` test sentences; throughputs are per token and the ratio is per-token speed.
 
-    .venv/bin/python bench/bench_ngram.py [--data PATH] [--nltk-sentences 30]
+Query speed: the trigram is written with `write_arpa`, loaded by `kenlm.Model`, and both score every test
+sentence (attnlab one `score_sentence` call per sentence, and all at once with `evaluate`; KenLM one
+`Model.score` call per sentence on the pre-joined string): median of `--repeat-query` interleaved repeats
+under `threadpool_limits(--threads)` (KenLM itself is single-threaded), plus the largest per-sentence
+log10 difference between the two.
 
-Needs `pip install nltk` (no corpora download).
+    .venv/bin/python bench/bench_ngram.py [--data PATH] [--nltk-sentences 30] [--threads 1]
+
+Needs `pip install nltk` (no corpora download) and kenlm (both in attnlab's extras: bench, dev).
 """
 
 from __future__ import annotations
@@ -17,12 +24,15 @@ import datetime as dt
 import math
 import os
 import platform
+import statistics
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from attnlab.ngram import NGramLM
+from attnlab.ngram import NGramLM, write_arpa
 from attnlab.sysinfo import cpu_model
 
 ORDER = 3
@@ -36,6 +46,72 @@ def best_of(fn, repeat: int):
         out = fn()
         times.append(time.perf_counter() - t)
     return min(times), out
+
+
+def median_interleaved(fns: dict, repeat: int) -> tuple[dict, dict]:
+    """Median seconds of each function over `repeat` rounds that run every function once, in turn."""
+    times: dict = {k: [] for k in fns}
+    outs: dict = {}
+    for _ in range(repeat):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            outs[k] = fn()
+            times[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}, outs
+
+
+def kenlm_query(lm: NGramLM, test: list[list[str]], repeat: int) -> None:
+    """attnlab and KenLM scoring the same test sentences with the same model (its ARPA file)."""
+    import importlib.metadata
+
+    import kenlm
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.arpa"
+        t0 = time.perf_counter()
+        write_arpa(lm, path)
+        t_write = time.perf_counter() - t0
+        size_mb = path.stat().st_size / 1e6
+        t0 = time.perf_counter()
+        km = kenlm.Model(str(path))
+        t_load = time.perf_counter() - t0
+    lines = [" ".join(s) for s in test]  # each side gets its native input: token lists / strings
+    t, out = median_interleaved(
+        {
+            "ours_loop": lambda: [lm.score_sentence(s).log_prob / math.log(10) for s in test],
+            "ours_batch": lambda: lm.evaluate(test),
+            "kenlm": lambda: [km.score(line, bos=True, eos=True) for line in lines],
+        },
+        repeat,
+    )
+    ours, theirs = np.array(out["ours_loop"]), np.array(out["kenlm"])
+    n_tok = n_events(test)
+    n = len(test)
+    print(
+        f"\n## Query speed: attnlab vs KenLM (kenlm {importlib.metadata.version('kenlm')}) on the same model "
+        "(its ARPA export)\n"
+    )
+    print(
+        f"- the KN trigram above (D = {D}) written by `write_arpa` in {t_write:.2f} s "
+        f"({size_mb:.1f} MB, {lm.order} orders), loaded by kenlm.Model in {t_load:.2f} s"
+    )
+    print(
+        f"- {n} test sentences ({n_tok} tokens incl. </s>); median of {repeat} interleaved repeats; "
+        f"max |log10 P(sentence)| difference attnlab − KenLM {np.abs(ours - theirs).max():.2e}; perplexity "
+        f"attnlab {out['ours_batch'].perplexity:.3f}, KenLM {10 ** (-theirs.sum() / n_tok):.3f}\n"
+    )
+    print("| scorer | total time | sentences/s | tokens/s | time vs KenLM |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    rows = [
+        ("attnlab `score_sentence`, one call per sentence", "ours_loop"),
+        ("attnlab `evaluate`, all sentences in one call", "ours_batch"),
+        ("KenLM `Model.score`, one call per sentence", "kenlm"),
+    ]
+    for label, key in rows:
+        print(
+            f"| {label} | {t[key] * 1e3:,.1f} ms | {n / t[key]:,.0f} | {n_tok / t[key]:,.0f} "
+            f"| {t[key] / t['kenlm']:.2f}× |"
+        )
 
 
 def load(path: Path) -> tuple[list[list[str]], list[list[str]]]:
@@ -54,8 +130,14 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=default / "tinyshakespeare" / "input.txt")
     ap.add_argument("--nltk-sentences", type=int, default=30, help="test sentences NLTK scores (it is slow)")
     ap.add_argument("--repeat", type=int, default=3, help="best-of for our timings")
+    ap.add_argument("--repeat-query", type=int, default=5, help="median-of for the KenLM query comparison")
+    ap.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads (threadpoolctl)")
     args = ap.parse_args()
+    with threadpool_limits(limits=args.threads):
+        run(args)
 
+
+def run(args) -> None:
     import nltk
     from nltk.lm import KneserNeyInterpolated
     from nltk.util import everygrams, ngrams
@@ -105,7 +187,7 @@ def main() -> None:
     )
     print(
         f"- python {platform.python_version()}, numpy {np.__version__}, nltk {nltk.__version__}, "
-        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, threadpool limit {args.threads}"
     )
     print(
         f"- data: {args.data.name}, lowercased whitespace tokens per line, 90/10 split: "
@@ -144,6 +226,7 @@ def main() -> None:
         f"\nattnlab full test perplexity with estimated discounts: kneser-ney {lm_est.perplexity(test):.1f}, "
         f"modified-kneser-ney {lm_mkn.perplexity(test):.1f}"
     )
+    kenlm_query(lm, test, args.repeat_query)
 
 
 if __name__ == "__main__":

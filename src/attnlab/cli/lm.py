@@ -1,4 +1,5 @@
-"""Language-model verbs: `score` (chain-rule factors) and `generate` (sampling), for n-gram and neural runs."""
+"""Language-model verbs: `score` (chain-rule factors) and `generate` (sampling), for n-gram and neural runs;
+`export --arpa` (an n-gram run as an ARPA back-off file)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from attnlab.cli import _texts, _utf8, app, out
+from attnlab.cli import _texts, _utf8, _writable, app, out
 from attnlab.errors import UserError
 
 
@@ -77,3 +78,27 @@ def generate(
             out.print(f"----- temperature {t}", markup=False, highlight=False)
         sep = "" if loaded.recipe.data.tokenizer == "char" or not prompt else " "
         print(prompt + sep + text if prompt else text)
+
+
+@app.command()
+def export(
+    run: Path,
+    arpa: Annotated[
+        Path, typer.Option(help="write the n-gram model here as an ARPA file (log10, for KenLM/SRILM)")
+    ],
+) -> None:
+    """Write an n-gram run's model as an ARPA back-off file that KenLM or SRILM can load."""
+    from attnlab.ngram.arpa import check_representable, write_arpa
+    from attnlab.runs import check_run_dir, load_recipe_of, load_run
+
+    recipe = load_recipe_of(check_run_dir(run))  # refuse a neural run before loading its checkpoint
+    if recipe.task != "lm" or recipe.arch != "ngram":
+        kind = f"an lm run with model.arch {recipe.arch}" if recipe.task == "lm" else f"a {recipe.task} run"
+        raise UserError(
+            f"{run} is {kind}; --arpa exports count-based n-gram models (task: lm, model.arch: ngram)"
+        )
+    loaded = load_run(run)
+    check_representable(loaded.model)  # before touching the output path
+    sizes = write_arpa(loaded.model, _writable(arpa, "--arpa"))
+    counts = ", ".join(f"{c:,} {m}-grams" for m, c in enumerate(sizes, 1))
+    print(f"wrote {arpa} ({loaded.model.smoothing}, order {loaded.model.order}: {counts})")
