@@ -56,10 +56,15 @@ class TrainConfig:
     checkpoint_every: int | None = None  # steps between checkpoints; null = at every evaluation
     keep_checkpoints: int = 2  # most recent checkpoints kept (the best one is always kept too)
     log_every: int = 50
+    # TensorBoard scalars (loss, lr, tokens/s, gradient norm, validation metrics) into RUN/tb/, rank 0 only
+    tensorboard: bool = True
     seed: int = 0
-    threads: int | None = None  # torch intra-op threads; null leaves torch's default
+    # torch intra-op threads; null: OMP_NUM_THREADS if set, else this process's cores / local ranks
+    threads: int | None = None
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    amp: Literal["none", "bf16", "fp16"] = "none"  # autocast on GPU only; CPU runs fp32
+    # auto: bf16 on a GPU that has it; on a CPU bf16 only where a probe of this model measures >= 1.5x
+    # (train/precision.py); none = fp32; bf16 / fp16 force autocast (fp16 on CUDA only)
+    amp: Literal["auto", "none", "bf16", "fp16"] = "auto"
 
     def validate(self) -> None:
         # `not value > 0` (rather than `value <= 0`) also rejects NaN, which compares false with everything.
@@ -327,6 +332,6 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
 
 
 def save_recipe(recipe: Recipe, path: Path) -> None:
-    from attnlab.train.checkpoint import atomic_write_text
+    from attnlab.fileio import atomic_write_text
 
     atomic_write_text(path, yaml.safe_dump(recipe.to_dict(), sort_keys=False, allow_unicode=True))

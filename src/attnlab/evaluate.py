@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from attnlab.errors import UserError
 from attnlab.fileio import atomic_write_json
 from attnlab.runs import load_run
@@ -17,7 +19,12 @@ def evaluate_run(
     by_length: bool = False,
     beam: int = 1,
     columns: str | None = None,
+    precision: str = "fp32",
 ) -> dict:
+    """Score a run on its recorded valid/test rows or on `file`; writes RUN/eval-<split or file>.json.
+
+    Scores are computed in fp32 whatever precision the run trained in (train.amp), unless `precision` asks
+    for bf16 autocast; the result records which."""
     if split not in ("test", "valid"):
         raise UserError(f"--split must be test or valid, got {split!r}")
     if file is not None and not Path(file).is_file():
@@ -26,6 +33,8 @@ def evaluate_run(
 
     if not 1 <= beam <= MAX_BEAM:  # before loading the dataset, which takes seconds
         raise UserError(f"--beam must be from 1 to {MAX_BEAM}, got {beam}")
+    if precision not in ("fp32", "bf16"):
+        raise UserError(f"--precision must be fp32 or bf16, got {precision!r}")
     if columns is not None and file is None:
         raise UserError("--columns describes a --file; give the file too")
     loaded = load_run(run, with_data=file is None)
@@ -35,12 +44,15 @@ def evaluate_run(
     for name in opts:
         if name not in task.EVAL_OPTIONS:
             raise UserError(f"--{name.replace('_', '-')} is for translation and chat runs, not {task.name}")
-    result = task.report(model, split=split, file=file, **opts)
+    device = next(model.parameters()).device.type if isinstance(model, torch.nn.Module) else "cpu"
+    with torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        result = task.report(model, split=split, file=file, **opts)
     name = f"eval-{Path(file).stem if file else split}.json"
     result = {
         "run": str(loaded.path),
         "checkpoint": loaded.checkpoint.name,
         "split": str(file or split),
+        "precision": precision,
         **result,
     }
     atomic_write_json(loaded.path / name, result)

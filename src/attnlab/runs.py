@@ -139,7 +139,7 @@ def train(
             trainer.resume(Path(resume_from) if resume_from else None)
         result = trainer.fit()
         if dist.is_main:
-            from attnlab.train.checkpoint import atomic_write_json
+            from attnlab.fileio import atomic_write_json
 
             st = result.state
             atomic_write_json(
@@ -156,6 +156,9 @@ def train(
                     "device": str(device),
                     "world_size": dist.world_size,
                     "threads": torch.get_num_threads(),
+                    "precision": st.precision,
+                    "precision_reason": trainer.precision.reason if trainer.precision else None,
+                    "precision_probe": trainer.precision.probe if trainer.precision else None,
                 },
             )
         return result

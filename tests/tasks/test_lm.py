@@ -206,7 +206,9 @@ def test_split_is_train_then_valid_then_test(tmp_path, data_root):
     task = _task(tmp_path)
     t = task.texts
     assert len(t["valid"]) == len(t["test"]) == 1500 and len(t["train"]) == 27000
-    assert t["train"] + t["valid"] + t["test"] == (data_root / "tinyshakespeare/input.txt").read_text()[:30000]
+    assert (
+        t["train"] + t["valid"] + t["test"] == (data_root / "tinyshakespeare/input.txt").read_text()[:30000]
+    )
     record = json.loads((tmp_path / "split.json").read_text())
     assert record["valid"] == [27000, 28500] and record["test"] == [28500, 30000]
     assert (tmp_path / "codec.json").is_file()

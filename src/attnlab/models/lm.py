@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from attnlab.errors import UserError
 from attnlab.nn import (
     KVCache,
+    LayerNorm,
     LearnedPositionalEncoding,
     MultiHeadAttention,
     SinusoidalPositionalEncoding,
@@ -124,11 +125,11 @@ class GPTBlock(nn.Module):
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         d = cfg.d_model
-        self.ln_1 = nn.LayerNorm(d, bias=cfg.bias)
+        self.ln_1 = LayerNorm(d, bias=cfg.bias)
         self.attn = MultiHeadAttention(cfg.num_heads, d // cfg.num_heads, dropout=cfg.dropout,
                                        use_bias=cfg.bias, query_dim=d)  # fmt: skip
         self.drop = nn.Dropout(cfg.dropout)
-        self.ln_2 = nn.LayerNorm(d, bias=cfg.bias)
+        self.ln_2 = LayerNorm(d, bias=cfg.bias)
         self.mlp = _MLP(d, cfg.d_ff or 4 * d, cfg.dropout, cfg.bias)
 
     def forward(self, x: Tensor, cache: KVCache | None = None, *, weights: list | None = None):
@@ -164,7 +165,7 @@ class GPTLanguageModel(nn.Module):
         else:
             self.pos = SinusoidalPositionalEncoding(d, max_len=block_size, dropout=cfg.dropout)
         self.blocks = nn.ModuleList(GPTBlock(cfg) for _ in range(cfg.num_layers))
-        self.ln_f = nn.LayerNorm(d, bias=cfg.bias)
+        self.ln_f = LayerNorm(d, bias=cfg.bias)
         self.head = nn.Linear(d, vocab, bias=False)
         self._init_weights()
         if cfg.tie_weights:

@@ -8,6 +8,7 @@ from attnlab.nn.attention import (
 )
 from attnlab.nn.masks import causal_mask, combine, padding_mask, padding_mask_from_ids, to_attention_mask
 from attnlab.nn.mha import KVCache, MultiHeadAttention
+from attnlab.nn.norm import LayerNorm
 from attnlab.nn.positional import (
     LearnedPositionalEncoding,
     SinusoidalPositionalEncoding,
@@ -28,6 +29,7 @@ __all__ = [
     "AdditiveAttention",
     "DecoderCache",
     "KVCache",
+    "LayerNorm",
     "LearnedPositionalEncoding",
     "LuongAttention",
     "MultiHeadAttention",

@@ -30,12 +30,17 @@ def masked_softmax(scores: Tensor, mask: Tensor | None = None) -> Tensor:
     Returns:
         (..., T_q, T_k) weights; each row sums to 1, or to 0 when its keys are all masked.
     """
+    # Statistics in float32 whatever the input (bf16 under CPU autocast): the max and the normaliser of a
+    # long row lose the small weights in bf16. The weights go back to the scores' dtype for the next matmul.
+    dtype = scores.dtype
+    if dtype in (torch.float16, torch.bfloat16):
+        scores = scores.float()  # (float64, as in the gradient checks, stays float64)
     if mask is None:
-        return scores.softmax(dim=-1)
-    # The dtype's most negative finite number instead of -inf: a fully masked row then softmaxes to a
-    # finite uniform row (no NaN in forward *or* backward), which the multiply by the mask zeroes.
+        return scores.softmax(dim=-1).to(dtype)
+    # The dtype's most negative finite number instead of -inf: a fully masked row then softmaxes to a finite
+    # uniform row (no NaN in forward *or* backward), which the multiply by the mask zeroes.
     scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
-    return scores.softmax(dim=-1) * mask
+    return (scores.softmax(dim=-1) * mask).to(dtype)
 
 
 def scaled_dot_product_attention(

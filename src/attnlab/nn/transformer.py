@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from attnlab.nn.masks import to_attention_mask
 from attnlab.nn.mha import KVCache, MultiHeadAttention
+from attnlab.nn.norm import LayerNorm
 
 __all__ = [
     "DecoderCache",
@@ -107,7 +108,7 @@ class TransformerEncoderLayer(nn.Module):
         self.norm_first = norm_first
         self.self_attn = _mha(d_model, num_heads, dropout, rotary)
         self.ff = PositionwiseFeedForward(d_model, d_ff, dropout, activation)
-        self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.norm1, self.norm2 = LayerNorm(d_model), LayerNorm(d_model)
         self.dropout1, self.dropout2 = nn.Dropout(dropout), nn.Dropout(dropout)
 
     def _sa(self, x: Tensor, mask: Tensor | None, want: bool) -> tuple[Tensor, Tensor | None]:
@@ -187,7 +188,7 @@ class TransformerDecoderLayer(nn.Module):
         self.self_attn = _mha(d_model, num_heads, dropout, rotary)
         self.cross_attn = _mha(d_model, num_heads, dropout)
         self.ff = PositionwiseFeedForward(d_model, d_ff, dropout, activation)
-        self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(d_model) for _ in range(3))
+        self.norm1, self.norm2, self.norm3 = (LayerNorm(d_model) for _ in range(3))
         self.dropout1, self.dropout2, self.dropout3 = (nn.Dropout(dropout) for _ in range(3))
 
     def forward(
@@ -256,7 +257,7 @@ class TransformerEncoder(nn.Module):
             TransformerEncoderLayer(d_model, num_heads, d_ff, dropout, activation, norm_first, rotary)
             for _ in range(num_layers)
         )
-        self.norm = nn.LayerNorm(d_model) if norm_first else None
+        self.norm = LayerNorm(d_model) if norm_first else None
 
     def forward(
         self, x: Tensor, src_mask: Tensor | None = None, return_attention: bool = False
@@ -298,7 +299,7 @@ class TransformerDecoder(nn.Module):
             TransformerDecoderLayer(d_model, num_heads, d_ff, dropout, activation, norm_first, rotary)
             for _ in range(num_layers)
         )
-        self.norm = nn.LayerNorm(d_model) if norm_first else None
+        self.norm = LayerNorm(d_model) if norm_first else None
 
     def init_cache(self, memory: Tensor) -> DecoderCache:
         """Empty self-attention caches + each layer's cross-attention K/V of ``memory`` (B, S, D)."""

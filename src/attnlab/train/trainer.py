@@ -4,6 +4,7 @@
         for batch in task.train_batches(epoch)[position:]:
             loss = task.loss(model, batch) / batch.units        masked token / example mean
             backward, clip, set lr = schedule(step), optimizer.step
+            every log_every steps: metrics.jsonl and TensorBoard (RUN/tb/, train/tblog.py)
             every eval_every steps (or per epoch): validate, log, checkpoint, early-stop
             budget exhausted (max_minutes/max_steps)? checkpoint and stop
 
@@ -19,13 +20,13 @@ import json
 import math
 import os
 import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from rich.markup import escape
 from torch import nn
 
 from attnlab.config import TrainConfig
@@ -33,8 +34,11 @@ from attnlab.errors import UserError
 from attnlab.tasks.base import Task
 from attnlab.train import checkpoint as ckpt
 from attnlab.train.distributed import DistContext
+from attnlab.train.precision import Precision, resolve_threads
+from attnlab.train.precision import choose as choose_precision
 from attnlab.train.progress import ProgressReporter
 from attnlab.train.schedules import learning_rate
+from attnlab.train.tblog import TensorBoardLog
 
 
 def resolve_device(name: str) -> torch.device:
@@ -51,6 +55,14 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda":
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     return torch.device(name)
+
+
+def grad_norm(params) -> torch.Tensor:
+    """The global L2 norm of the gradients, what clip_grad_norm_ measures, without touching them."""
+    params = [p for p in params if p.grad is not None]
+    if hasattr(nn.utils, "get_total_norm"):  # torch >= 2.6
+        return nn.utils.get_total_norm([p.grad for p in params])
+    return nn.utils.clip_grad_norm_(params, math.inf)  # max_norm inf: scales by 1, i.e. leaves them alone
 
 
 def param_groups(params, weight_decay: float) -> list[dict]:
@@ -94,8 +106,10 @@ class TrainState:
     bad_evals: int = 0
     tokens: int = 0
     train_seconds: float = 0.0
+    precision: str | None = None  # "fp32" / "bf16" / "fp16", fixed at the first step, kept on resume
     history: list[dict] = field(default_factory=list)  # validation results, for the closing summary
     recent: list[float] = field(default_factory=list)  # training losses since the last log line
+    recent_grad_norms: list[float] = field(default_factory=list)  # gradient norms since the last log line
 
 
 @dataclass
@@ -132,9 +146,30 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         self.reporter = ProgressReporter(enabled=self.dist.is_main, live=progress)
         self.higher = task.higher_is_better.get(cfg.metric, False)
-        amp_ok = self.device.type == "cuda" and cfg.amp != "none"
-        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp) if amp_ok else None
+        # Chosen in fit() from the first batch (train.amp=auto measures the model), or kept from a resume.
+        self.precision: Precision | None = None
+        self.amp_dtype: torch.dtype | None = None
+        self.scaler = None
+        self.tb: TensorBoardLog | None = None  # opened by fit() (rank 0), closed when it returns or raises
+
+    def _set_precision(self, batch) -> None:
+        """Decide the run's precision once: a resumed run keeps the one its checkpoint recorded (whatever a
+        probe would say on this machine); otherwise rank 0 applies train.amp and every rank follows it."""
+        s, cfg = self.state, self.cfg
+        if s.precision is None and s.step > 0:  # a checkpoint from before precisions were recorded
+            s.precision = cfg.amp if cfg.amp in ("bf16", "fp16") else "fp32"
+        if s.precision is not None:
+            self.precision = Precision(s.precision, "recorded in the checkpoint this run resumed from")
+        else:
+            chosen = None
+            if self.dist.is_main:
+                local = batch.shard(0, self.dist.world_size).to(self.device)
+                chosen = choose_precision(cfg.amp, self.device, task=self.task, model=self.model, batch=local)
+            self.precision = self.dist.broadcast_object(chosen)
+            s.precision = self.precision.mode
+        self.amp_dtype = self.precision.dtype
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
+        self.reporter.message(f"precision: {self.precision.mode} ({self.precision.reason})")
 
     # ------------------------------------------------------------------------------------- resume
 
@@ -196,6 +231,15 @@ class Trainer:
             with open(self.metrics_path, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(record) + "\n")
 
+    def _open_tensorboard(self) -> TensorBoardLog:
+        # Steps up to the current one are kept; later ones (an interrupted run's, past its checkpoint) hidden.
+        return TensorBoardLog(
+            self.run_dir / "tb",
+            start_step=self.state.step,
+            enabled=self.cfg.tensorboard and self.dist.is_main,
+            warn=lambda text: self.reporter.message(escape(text)),
+        )
+
     # ------------------------------------------------------------------------------------- loop
 
     def _lr(self, step: int, total: int) -> float:
@@ -210,8 +254,9 @@ class Trainer:
             min_lr=cfg.min_lr,
         )
 
-    def _train_step(self, batch, total: int) -> tuple[float, float]:
-        """One optimisation step; returns (global mean loss, lr). A non-finite loss leaves the weights alone."""
+    def _train_step(self, batch, total: int) -> tuple[float, float, float]:
+        """One optimisation step; returns (global mean loss, lr, gradient norm before clipping). A non-finite
+        loss leaves the weights alone."""
         cfg, world = self.cfg, self.dist.world_size
         local = batch.shard(self.dist.rank, world).to(self.device)
         self.wrapped.train()
@@ -220,15 +265,18 @@ class Trainer:
         # Summed over ranks *before* backward, so every rank sees the same value and stops together.
         value = float(self.dist.sum(loss_sum.detach().float()) / batch.units)
         if not math.isfinite(value):
-            return value, float("nan")
+            return value, float("nan"), float("nan")
         # DDP averages gradients over ranks; scaling by `world` turns that average into the global mean.
         loss = loss_sum * (world / batch.units)
         self.optimizer.zero_grad(set_to_none=True)
         (self.scaler.scale(loss) if self.scaler else loss).backward()
         if self.scaler:
             self.scaler.unscale_(self.optimizer)
+        # The global norm (DDP has averaged the gradients, the scaler unscaled them), logged as grad_norm.
         if cfg.clip is not None:
-            nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
+            norm = nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
+        else:
+            norm = grad_norm(self.model.parameters())
         lr = self._lr(self.state.step + 1, total)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -237,7 +285,19 @@ class Trainer:
             self.scaler.update()
         else:
             self.optimizer.step()
-        return value, lr
+        return value, lr, float(norm)
+
+    def _log_train(self, lr: float, tokens_per_s: float) -> None:
+        """One train line: loss and gradient norm averaged since the previous line, to both logs."""
+        s = self.state
+        values = {"loss": sum(s.recent) / len(s.recent), "lr": lr, "tokens_per_s": round(tokens_per_s, 1)}
+        if s.recent_grad_norms:
+            values["grad_norm"] = sum(s.recent_grad_norms) / len(s.recent_grad_norms)
+        where = {"step": s.step, "epoch": s.epoch, "split": "train", "seconds": round(s.train_seconds, 3)}
+        self._log({**where, **values})
+        if self.tb is not None:
+            self.tb.scalars("train", s.step, values)
+        s.recent, s.recent_grad_norms = [], []
 
     def _evaluate(self) -> tuple[dict, bool]:
         self.model.eval()
@@ -255,9 +315,13 @@ class Trainer:
             s.best, s.best_step, s.bad_evals = value, s.step, 0
         else:
             s.bad_evals += 1
-        record = {"step": s.step, "epoch": s.epoch, "split": "valid", **metrics}
+        record = {"step": s.step, "epoch": s.epoch, "split": "valid", "seconds": round(s.train_seconds, 3)}
+        record.update(metrics)
         s.history.append(record)
         self._log(record)
+        if self.tb is not None:
+            self.tb.scalars("valid", s.step, metrics)
+            self.tb.flush()
         self.reporter.message(
             f"step {s.step} epoch {s.epoch + 1}: " + " ".join(f"{k} {v:.4g}" for k, v in metrics.items())
         )
@@ -289,19 +353,22 @@ class Trainer:
         # would have to agree on the step to stop at).
         if self.dist.world_size == 1 and threading.current_thread() is threading.main_thread():
             previous = signal.signal(signal.SIGINT, self._on_sigint)
+        self.tb = self._open_tensorboard()
         try:
             return self._fit()
         finally:
+            self.tb.close()  # also on an error or a second Ctrl-C: what was logged reaches the disk
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
 
     def _fit(self) -> TrainResult:
         cfg, s = self.cfg, self.state
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
+        torch.set_num_threads(resolve_threads(cfg.threads))
         batches_per_epoch = len(self.task.train_batches(0))
         if batches_per_epoch == 0:
             raise UserError("the training split is empty: use more data or a smaller train.batch_size")
+        first = self.task.train_batches(min(s.epoch, cfg.epochs - 1))
+        self._set_precision(first[min(s.position, len(first) - 1)])
         total = cfg.epochs * batches_per_epoch
         if cfg.max_steps:
             total = min(total, cfg.max_steps)
@@ -316,7 +383,7 @@ class Trainer:
             while s.position < len(batches):
                 batch = batches[s.position]
                 t0 = time.perf_counter()
-                loss, lr = self._train_step(batch, total)
+                loss, lr, norm = self._train_step(batch, total)
                 if not math.isfinite(loss):
                     raise UserError(
                         f"training loss became {loss} at step {s.step + 1}; the last good checkpoint in "
@@ -327,20 +394,12 @@ class Trainer:
                 s.tokens += batch.tokens
                 s.train_seconds += time.perf_counter() - t0
                 s.recent.append(loss)
+                if math.isfinite(norm):  # fp16: a step the scaler skips has an inf norm
+                    s.recent_grad_norms.append(norm)
                 tps = s.tokens / max(s.train_seconds, 1e-9)
                 self.reporter.advance(loss=loss, tokens_per_s=tps, epoch=s.epoch + 1)
                 if s.step % cfg.log_every == 0:
-                    self._log(
-                        {
-                            "step": s.step,
-                            "epoch": s.epoch,
-                            "split": "train",
-                            "loss": sum(s.recent) / len(s.recent),
-                            "lr": lr,
-                            "tokens_per_s": round(tps, 1),
-                        }
-                    )
-                    s.recent = []
+                    self._log_train(lr, tps)
                 end_of_epoch = s.position == len(batches)
                 if end_of_epoch:
                     s.epoch, s.position = s.epoch + 1, 0
@@ -372,7 +431,3 @@ def describe_stop(result: TrainResult) -> str:
     }[result.stopped]
     best = f"; best valid {s.best:.4g} at step {s.best_step}" if s.best is not None else ""
     return f"{reason} after {s.step} steps, {result.tokens_per_second:,.0f} tokens/s{best}"
-
-
-def is_interactive() -> bool:
-    return sys.stderr.isatty()

@@ -1,4 +1,5 @@
-"""Every matplotlib figure attnlab draws: attention maps, positional encodings, schedules, curves.
+"""Every matplotlib figure attnlab draws: attention maps, positional encodings, schedules, curves, the
+training curves of runs.
 
 Functions take plain arrays and write one PNG (returning its path), so tasks, the CLI, the evidence
 experiments and the web explorer all draw the same pictures. Korean and other CJK text renders with the
@@ -17,6 +18,7 @@ matplotlib.use("Agg")  # files only: no display needed, no GUI backend imported
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import font_manager
+from matplotlib.lines import Line2D
 
 _CJK_FONTS = ("NanumGothic", "NanumBarunGothic", "Noto Sans CJK KR", "Noto Sans KR", "UnDotum")
 
@@ -181,6 +183,80 @@ def curves(
     ax.grid(alpha=0.3)
     ax.legend()
     return _save(fig, path)
+
+
+_METRIC_NAMES = {"bleu": "BLEU", "chrf": "chrF", "ppl": "perplexity", "bpc": "bits per character", "f1": "F1"}
+
+
+def training_curves(
+    runs: dict[str, dict],
+    path: str | Path,
+    *,
+    x: str = "steps",
+    title: str = "",
+) -> Path:
+    """Training curves of one or more runs on shared axes: the train loss (thin line) and the validation
+    loss (dots) in the first panel, then a panel per validation metric the runs select on (`train.metric`)
+    when that is not the loss, e.g. BLEU. One colour per run, named in the legend; a star marks each run's
+    best checkpoint.
+
+    ``runs`` maps a legend name to {"records": the run's metrics.jsonl records (dicts with step, split,
+    seconds and the logged values), "metric": its train.metric, "best_step": its best checkpoint's step or
+    None}. ``x`` is "steps" or "minutes" (the records' training seconds, validation time excluded).
+    """
+    key, scale = {"steps": ("step", 1.0), "minutes": ("seconds", 1 / 60)}[x]
+
+    def series(records: Sequence[dict], split: str, name: str) -> tuple[list[float], list[float]]:
+        points = [
+            (r[key] * scale, r[name])
+            for r in records
+            if r.get("split") == split and isinstance(r.get(key), int | float) and _number(r.get(name))
+        ]
+        return [p[0] for p in points], [p[1] for p in points]
+
+    metrics = list(dict.fromkeys(r["metric"] for r in runs.values() if r.get("metric", "loss") != "loss"))
+    panels = ["loss", *metrics]
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels) + 0.8, 4.2), squeeze=False)
+    for i, (run_name, run) in enumerate(runs.items()):
+        colour, records = f"C{i % 10}", run["records"]
+        best = next(
+            (r for r in records if r.get("split") == "valid" and r.get("step") == run.get("best_step")), None
+        )
+        for ax, panel in zip(axes[0], panels, strict=True):
+            if panel == "loss":
+                ax.plot(*series(records, "train", "loss"), color=colour, linewidth=1, alpha=0.55)
+            vx, vy = series(records, "valid", panel)
+            ax.plot(vx, vy, color=colour, linewidth=1.6, marker="o", markersize=3.5,
+                    label=run_name if panel == "loss" else None)  # fmt: skip
+            if best is not None and isinstance(best.get(key), int | float) and _number(best.get(panel)):
+                bx = best[key] * scale
+                ax.axvline(bx, color=colour, linestyle=":", linewidth=1, alpha=0.6)
+                ax.plot([bx], [best[panel]], marker="*", markersize=14, color=colour,
+                        markeredgecolor="black", markeredgewidth=0.7, linestyle="none", zorder=5)  # fmt: skip
+    xlabel = "training step" if x == "steps" else "training time (minutes, validation excluded)"
+    for ax, panel in zip(axes[0], panels, strict=True):
+        ax.set_xlabel(xlabel)
+        name = _METRIC_NAMES.get(panel, panel)
+        ax.set_ylabel(name)
+        ax.set_title("loss: train (line) and validation (dots)" if panel == "loss" else f"validation {name}")
+        ax.grid(alpha=0.3)
+    # The runs by colour, then what the line styles mean (grey stand-ins).
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    keys = [
+        (Line2D([], [], color="grey", linewidth=1, alpha=0.55), "train loss"),
+        (Line2D([], [], color="grey", linewidth=1.6, marker="o", markersize=3.5), "validation"),
+        (Line2D([], [], color="grey", marker="*", markersize=12, markeredgecolor="black", linestyle="none"),
+         "best checkpoint"),
+    ]  # fmt: skip
+    axes[0][0].legend(handles + [h for h, _ in keys], labels + [n for _, n in keys], fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def curves_before_after(
