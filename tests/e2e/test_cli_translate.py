@@ -169,3 +169,16 @@ def test_missing_dataset_says_how_to_get_it(cli, tmp_path):
 def test_training_into_a_finished_run_needs_resume(cli, trained):
     proc = cli("train", RECIPE, "--out", trained, *TINY)
     assert_user_error(proc, "--resume")
+
+
+def test_eval_scores_in_fp32_unless_asked_and_records_it(cli, trained):
+    """Whatever precision the run trained in, eval is fp32 by default; --precision bf16 autocasts."""
+    proc = cli("eval", trained, "--split", "valid")
+    assert proc.returncode == 0, proc.stderr
+    fp32 = json.loads((trained / "eval-valid.json").read_text())
+    proc = cli("eval", trained, "--split", "valid", "--precision", "bf16")
+    assert proc.returncode == 0, proc.stderr
+    bf16 = json.loads((trained / "eval-valid.json").read_text())
+    assert (fp32["precision"], bf16["precision"]) == ("fp32", "bf16")
+    assert bf16["loss"] != fp32["loss"] and abs(bf16["loss"] - fp32["loss"]) < 0.05 * fp32["loss"]
+    assert_user_error(cli("eval", trained, "--precision", "fp8"), "--precision must be fp32 or bf16")

@@ -137,11 +137,16 @@ def evaluate(
             "ref,src,-); default: the dataset's own layout (spa.txt: English<TAB>Spanish)"
         ),
     ] = None,
+    precision: Annotated[
+        str, typer.Option(help="fp32 (default, whatever the run trained in) or bf16 autocast")
+    ] = "fp32",
 ) -> None:
     """Evaluate a trained run; results go to RUN/eval-<split>.json."""
     from attnlab.evaluate import evaluate_run
 
-    result = evaluate_run(run, split=split, file=file, by_length=by_length, beam=beam, columns=columns)
+    result = evaluate_run(
+        run, split=split, file=file, by_length=by_length, beam=beam, columns=columns, precision=precision
+    )
     out.print_json(json.dumps(result, ensure_ascii=False))
 
 
