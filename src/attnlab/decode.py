@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from attnlab.data.vocab import Vocab
 from attnlab.errors import UserError
 
 MAX_SEED = 2**63 - 1  # torch generators take 64-bit seeds; larger ones fail with "Overflow when unpacking"
@@ -36,7 +37,7 @@ def check_seed(seed: int | None) -> None:
         raise UserError(f"--seed must be an integer from 0 to {MAX_SEED}, got {seed}")
 
 
-BOS, EOS = 2, 3
+BOS, EOS = Vocab.BOS, Vocab.EOS  # the vocabulary's ids, never literals
 
 
 @dataclass

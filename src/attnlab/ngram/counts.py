@@ -31,10 +31,11 @@ from itertools import chain
 
 import numpy as np
 
+from attnlab.data.vocab import Vocab
 from attnlab.errors import UserError
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
-PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
+PAD_ID, UNK_ID, BOS_ID, EOS_ID = Vocab.PAD, Vocab.UNK, Vocab.BOS, Vocab.EOS  # the one set of special ids
 SPECIALS = (PAD, UNK, BOS, EOS)
 #: Tokens a model never predicts: probability 0 in every distribution.
 NEVER_PREDICTED = (PAD_ID, BOS_ID)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -506,14 +505,3 @@ class LanguageModelTask(Task):
         factors = [(show(toks[i + 1]), joiner.join(show(t) for t in toks[max(0, i - 7) : i + 1]),
                     math.exp(float(lp))) for i, lp in enumerate(logp)]  # fmt: skip
         return factors, float(logp.sum())
-
-
-def describe_model(model) -> str:
-    if isinstance(model, NGramLM):
-        return repr(model)
-    n = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
-    return f"{type(model).__name__} ({n / 1e6:.2f}M parameters)"
-
-
-def warn(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
