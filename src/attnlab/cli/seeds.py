@@ -30,6 +30,9 @@ def seeds_run(
     target: Annotated[
         str | None, typer.Option(help="e.g. loss<=1.30: met only if the test mean meets it")
     ] = None,
+    label: Annotated[
+        str | None, typer.Option(help="folder name for runs and results (default: the recipe's name)")
+    ] = None,
 ) -> None:
     """Train RECIPE once per seed (finished runs are reused), evaluate valid and test, write one results file
     per seed, then print the table of means and spreads."""
@@ -39,7 +42,9 @@ def seeds_run(
     if target:
         parse_target(target)  # a typo fails now, not after hours of training
     command = shlex.join(["attnlab", *sys.argv[1:]]) if sys.argv[1:2] == ["seeds"] else None
-    paths = [run_seed(recipe, s, list(set_ or []), runs, results, command=command) for s in seed_list]
+    paths = [
+        run_seed(recipe, s, list(set_ or []), runs, results, command=command, label=label) for s in seed_list
+    ]
     for path in paths:
         out.print(f"wrote {path}")
     print(table([paths[0].parent], target))
