@@ -131,7 +131,7 @@ RECIPES = {
     "char": {
         "task": "lm",
         "data": {"dataset": "tinyshakespeare", "limit_chars": 30000, "block_size": 32, "eval_tokens": 2000},
-        "model": {"arch": "transformer", "d_model": 32, "num_heads": 2, "num_layers": 1},
+        "model": {"arch": "transformer", "d_model": 32, "heads": 2, "layers": 1},
         "train": {**T, "max_steps": 10, "batch_size": 8},
     },
     "ngram": {

@@ -226,3 +226,17 @@ def test_every_shipped_recipe_validates_and_round_trips(path, tmp_path):
     save_recipe(recipe, tmp_path / "config.yaml")
     again = build_recipe(read_yaml(tmp_path / "config.yaml"))
     assert again.to_dict() == recipe.to_dict()
+
+
+def test_renamed_model_options_load_from_old_runs_and_are_named_in_recipes():
+    """One spelling per option (heads, layers, tie_embeddings, positional) across models; a run saved with
+    the old GPT spellings still loads, and a recipe using them is told the new name."""
+    from attnlab.config import build_recipe
+
+    old = {"task": "lm", "model": {"arch": "transformer", "num_heads": 2, "num_layers": 1, "tie_weights": False,
+                                   "positions": "sinusoidal", "d_model": 16}}  # fmt: skip
+    recipe = build_recipe(old, saved=True)
+    m = recipe.model
+    assert (m.heads, m.layers, m.tie_embeddings, m.positional) == (2, 1, False, "sinusoidal")
+    with pytest.raises(UserError, match="model.num_heads is now called model.heads"):
+        build_recipe(old)

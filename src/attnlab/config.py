@@ -288,8 +288,29 @@ def read_yaml(path: Path) -> dict:
     return raw
 
 
-def build_recipe(raw: dict, source: str | None = None) -> Recipe:
-    """Validate a raw mapping into a Recipe, delegating data/model sections to the task."""
+# Model options renamed so that every model spells one idea one way (heads, layers, tie_embeddings,
+# positional). A run directory saved before the rename still loads (`saved=True`); a recipe or --set with
+# an old name is told the new one.
+RENAMED_MODEL_KEYS = {
+    "num_heads": "heads",
+    "num_layers": "layers",
+    "tie_weights": "tie_embeddings",
+    "positions": "positional",
+}
+
+
+def _renamed(model_raw: dict, saved: bool) -> dict:
+    for old, new in RENAMED_MODEL_KEYS.items():
+        if old in model_raw:
+            if not saved:
+                raise UserError(f"model.{old} is now called model.{new}; rename it in the recipe or --set")
+            model_raw[new] = model_raw.pop(old)
+    return model_raw
+
+
+def build_recipe(raw: dict, source: str | None = None, *, saved: bool = False) -> Recipe:
+    """Validate a raw mapping into a Recipe, delegating data/model sections to the task. `saved`: the
+    config.yaml of an existing run, whose old option names are mapped to the current ones."""
     from attnlab.tasks import (  # the task registry imports models, so keep this import lazy
         get_task,
         task_names,
@@ -308,7 +329,7 @@ def build_recipe(raw: dict, source: str | None = None) -> Recipe:
     model_raw = {} if raw.get("model") is None else raw["model"]  # `model:` left empty in the YAML
     if not isinstance(model_raw, dict):
         raise UserError(f"'model' must be a mapping of keys to values, got {model_raw!r}")
-    model_raw = dict(model_raw)
+    model_raw = _renamed(dict(model_raw), saved)
     arch = model_raw.pop("arch", task_cls.default_arch)
     if not isinstance(arch, str) or arch not in task_cls.MODELS:
         raise UserError(

@@ -52,7 +52,7 @@ def check_run_dir(path: str | Path) -> Path:
 
 
 def load_recipe_of(path: Path) -> Recipe:
-    return build_recipe(read_yaml(path / "config.yaml"), source=str(path / "config.yaml"))
+    return build_recipe(read_yaml(path / "config.yaml"), source=str(path / "config.yaml"), saved=True)
 
 
 def load_run(path: str | Path, *, which: str = "best", with_data: bool = False, device: str = "cpu") -> Run:

@@ -87,7 +87,7 @@ def test_neural_lm_trains_and_generates(cli, tmp_path):
         "--set",
         "data.eval_tokens=2000",
         "--set",
-        "model.num_layers=1",
+        "model.layers=1",
         "--set",
         "model.d_model=32",
     )
@@ -114,4 +114,4 @@ def test_neural_lm_trains_and_generates(cli, tmp_path):
 def test_lm_misuse(cli, tmp_path, ngram_run):
     assert_user_error(cli("train", NGRAM, "--out", ngram_run), "already holds")
     assert_user_error(cli("train", BABY, "--set", "data.tokenizer=bytes"), "data.tokenizer")
-    assert_user_error(cli("train", BABY, "--set", "model.num_heads=5"), "divisible")
+    assert_user_error(cli("train", BABY, "--set", "model.heads=5"), "divisible")

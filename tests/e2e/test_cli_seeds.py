@@ -11,7 +11,7 @@ from attnlab.errors import UserError
 from attnlab.seeds import parse_seeds, parse_target, spread
 from tests.e2e.conftest import REPO, assert_user_error
 
-TINY = ["data.limit_chars=30000", "model.num_layers=1", "model.d_model=32", "model.num_heads=2",
+TINY = ["data.limit_chars=30000", "model.layers=1", "model.d_model=32", "model.heads=2",
         "train.max_steps=8", "train.eval_every=4", "data.block_size=32", "train.batch_size=8"]  # fmt: skip
 
 

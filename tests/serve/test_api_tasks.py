@@ -19,7 +19,7 @@ SENTIMENT = {
 LM = {
     "task": "lm",
     "data": {"dataset": "tinyshakespeare", "limit_chars": 20000, "block_size": 32},
-    "model": {"arch": "transformer", "d_model": 32, "num_heads": 2, "num_layers": 2},
+    "model": {"arch": "transformer", "d_model": 32, "heads": 2, "layers": 2},
     "train": {"max_steps": 5, "batch_size": 8, "threads": 1},
 }
 

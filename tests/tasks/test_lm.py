@@ -62,7 +62,7 @@ def test_top_p_never_leaves_the_nucleus():
 def test_cached_transformer_equals_full_recomputation(positions):
     torch.manual_seed(0)
     model = GPTLanguageModel(
-        GPTConfig(d_model=32, num_heads=4, num_layers=2, positions=positions, bias=True),
+        GPTConfig(d_model=32, heads=4, layers=2, positional=positions, bias=True),
         vocab=40,
         block_size=24,
     ).eval()
@@ -110,7 +110,7 @@ def test_carried_rnn_state_equals_full_recomputation(cell):
 
 
 def test_transformer_refuses_positions_past_its_context():
-    model = GPTLanguageModel(GPTConfig(d_model=16, num_heads=2, num_layers=1), vocab=10, block_size=8)
+    model = GPTLanguageModel(GPTConfig(d_model=16, heads=2, layers=1), vocab=10, block_size=8)
     with pytest.raises(ValueError, match="context"):
         model(torch.zeros(1, 9, dtype=torch.long))
 
@@ -187,7 +187,7 @@ def _task(tmp_path, arch="transformer", **data):
         "model": {
             "arch": arch,
             **(
-                {"d_model": 48, "num_heads": 4, "num_layers": 2}
+                {"d_model": 48, "heads": 4, "layers": 2}
                 if arch == "transformer"
                 else {}
                 if arch == "ngram"
@@ -272,7 +272,7 @@ def test_ngram_task_scores_and_generates(tmp_path, data_root):
 def test_explain_gives_a_causal_map_that_matches_the_cached_generation(tmp_path, data_root):
     """The explorer's LM view: a seeded continuation (the same as `generate`) and per-layer maps that are
     causal (nothing above the diagonal) rows of probabilities over prompt + output."""
-    from attnlab.serve.explain import check_explained
+    from attnlab.explain import check_explained
 
     task = _task(tmp_path)
     model = task.build_model().eval()
@@ -293,8 +293,8 @@ def test_explain_gives_a_causal_map_that_matches_the_cached_generation(tmp_path,
     "recipe, shrink",
     [
         ("lm-nietzsche-word-lstm", ["model.embed_dim=64", "model.hidden=64"]),
-        ("lm-nietzsche-char-gpt", ["model.d_model=48", "model.num_layers=2", "data.block_size=32"]),
-        ("lm-shakespeare-subword-gpt", ["model.d_model=48", "model.num_layers=2", "data.subword_vocab=300"]),
+        ("lm-nietzsche-char-gpt", ["model.d_model=48", "model.layers=2", "data.block_size=32"]),
+        ("lm-shakespeare-subword-gpt", ["model.d_model=48", "model.layers=2", "data.subword_vocab=300"]),
     ],
 )
 def test_word_char_and_subword_recipes_learn_on_their_corpus(tmp_path, data_root, recipe, shrink):

@@ -18,7 +18,7 @@ from attnlab.train import precision
 from attnlab.train.trainer import Trainer
 
 RECIPE = REPO / "recipes" / "lm-shakespeare-char-baby.yaml"
-TINY = ["data.limit_chars=20000", "model.num_layers=1", "model.d_model=32", "model.num_heads=2",
+TINY = ["data.limit_chars=20000", "model.layers=1", "model.d_model=32", "model.heads=2",
         "data.block_size=32", "train.batch_size=8", "model.dropout=0.2", "train.log_every=1"]  # fmt: skip
 
 

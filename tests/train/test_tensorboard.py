@@ -183,7 +183,7 @@ def test_transformer_lm_run_through_the_cli(cli, tmp_path):
         "train.log_every=2",
         "train.warmup=2",
         "data.eval_tokens=2000",
-        "model.num_layers=1",
+        "model.layers=1",
         "model.d_model=32",
     ]
     proc = cli("train", BABY, "--out", run, *[a for s in settings for a in ("--set", s)])

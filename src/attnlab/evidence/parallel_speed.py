@@ -40,10 +40,10 @@ VOCAB = 65  # tinyshakespeare's characters
 def _settings(quick: bool) -> dict:
     if quick:
         return {"lengths": [16, 32, 64], "tokens_per_step": 512, "repeats": 5, "warmup": 1,
-                "gpt": GPTConfig(d_model=32, num_heads=2, num_layers=1), "embed_dim": 32}  # fmt: skip
+                "gpt": GPTConfig(d_model=32, heads=2, layers=1), "embed_dim": 32}  # fmt: skip
     # nanoGPT's CPU "baby" Shakespeare size (the LM recipes' default), 4096 tokens a step.
     return {"lengths": [32, 64, 128, 256, 512], "tokens_per_step": 4096, "repeats": 7, "warmup": 2,
-            "gpt": GPTConfig(d_model=128, num_heads=4, num_layers=4), "embed_dim": 128}  # fmt: skip
+            "gpt": GPTConfig(d_model=128, heads=4, layers=4), "embed_dim": 128}  # fmt: skip
 
 
 def _matched_gru(target: int, embed_dim: int) -> tuple[RNNLanguageModel, int]:
@@ -120,8 +120,8 @@ def run(quick: bool, out: Path) -> dict:
             "Transformer": {
                 "parameters": count_parameters(gpt),
                 "d_model": g.d_model,
-                "layers": g.num_layers,
-                "heads": g.num_heads,
+                "layers": g.layers,
+                "heads": g.heads,
                 "block_size": max(lengths),
                 "sequential_steps_per_layer": 1,
             },

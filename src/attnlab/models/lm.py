@@ -13,7 +13,7 @@ GPT (Radford et al., 2019; nanoGPT's `model.py`), built from attnlab.nn's causal
     ids ─ Embedding ─ + positions ─ N × [x + Attn(LN(x)); x + MLP(LN(x))] ─ LN ─ Linear (tied) ─ logits
 
 pre-norm, GELU MLP of width 4·d, optional biases, weight tying, N(0, 0.02) init with the residual
-projections scaled by 1/√(2N). `positions: sinusoidal` uses the Vaswani table instead, with the token
+projections scaled by 1/√(2N). `positional: sinusoidal` uses the Vaswani table instead, with the token
 embedding scaled by √d (attnlab.nn.TokenEmbedding) so both have the same magnitude.
 """
 
@@ -49,15 +49,15 @@ class RNNLMConfig:
     hidden: int = 128
     layers: int = 1
     dropout: float = 0.0
-    tie_weights: bool = False  # needs embed_dim == hidden
+    tie_embeddings: bool = False  # needs embed_dim == hidden
 
     def validate(self) -> None:
         if min(self.embed_dim, self.hidden, self.layers) <= 0:
             raise UserError("model.embed_dim, model.hidden and model.layers must be positive")
         if not 0.0 <= self.dropout < 1.0:
             raise UserError(f"model.dropout must be in [0, 1), got {self.dropout}")
-        if self.tie_weights and self.embed_dim != self.hidden:
-            raise UserError("model.tie_weights needs model.embed_dim == model.hidden")
+        if self.tie_embeddings and self.embed_dim != self.hidden:
+            raise UserError("model.tie_embeddings needs model.embed_dim == model.hidden")
 
 
 @dataclass
@@ -65,21 +65,19 @@ class GPTConfig:
     """model.arch: transformer — defaults are nanoGPT's CPU "baby" Shakespeare model."""
 
     d_model: int = 128
-    num_heads: int = 4
-    num_layers: int = 4
+    heads: int = 4
+    layers: int = 4
     d_ff: int | None = None  # default 4 * d_model
     dropout: float = 0.0
     bias: bool = False  # biases in the Linear and LayerNorm layers (nanoGPT: False for shakespeare-char)
-    positions: Literal["learned", "sinusoidal"] = "learned"
-    tie_weights: bool = True
+    positional: Literal["learned", "sinusoidal"] = "learned"
+    tie_embeddings: bool = True
 
     def validate(self) -> None:
-        if min(self.d_model, self.num_heads, self.num_layers, 1 if self.d_ff is None else self.d_ff) <= 0:
-            raise UserError("model.d_model, num_heads, num_layers and d_ff must be positive")
-        if self.d_model % self.num_heads:
-            raise UserError(
-                f"model.d_model={self.d_model} is not divisible by model.num_heads={self.num_heads}"
-            )
+        if min(self.d_model, self.heads, self.layers, 1 if self.d_ff is None else self.d_ff) <= 0:
+            raise UserError("model.d_model, heads, layers and d_ff must be positive")
+        if self.d_model % self.heads:
+            raise UserError(f"model.d_model={self.d_model} is not divisible by model.heads={self.heads}")
         if not 0.0 <= self.dropout < 1.0:
             raise UserError(f"model.dropout must be in [0, 1), got {self.dropout}")
 
@@ -96,7 +94,7 @@ class RNNLanguageModel(nn.Module):
                        dropout=cfg.dropout if cfg.layers > 1 else 0.0)  # fmt: skip
         self.drop = nn.Dropout(cfg.dropout)
         self.out = nn.Linear(cfg.hidden, vocab)
-        if cfg.tie_weights:
+        if cfg.tie_embeddings:
             self.out.weight = self.embedding.weight
 
     @property
@@ -126,7 +124,7 @@ class GPTBlock(nn.Module):
         super().__init__()
         d = cfg.d_model
         self.ln_1 = LayerNorm(d, bias=cfg.bias)
-        self.attn = MultiHeadAttention(cfg.num_heads, d // cfg.num_heads, dropout=cfg.dropout,
+        self.attn = MultiHeadAttention(cfg.heads, d // cfg.heads, dropout=cfg.dropout,
                                        use_bias=cfg.bias, query_dim=d)  # fmt: skip
         self.drop = nn.Dropout(cfg.dropout)
         self.ln_2 = LayerNorm(d, bias=cfg.bias)
@@ -159,16 +157,16 @@ class GPTLanguageModel(nn.Module):
         self.cfg, self.block_size = cfg, block_size
         d = cfg.d_model
         self.tok = TokenEmbedding(vocab, d)
-        if cfg.positions == "learned":
+        if cfg.positional == "learned":
             self.tok.scale = 1.0  # GPT adds raw embeddings to a learned table of the same scale
             self.pos = LearnedPositionalEncoding(block_size, d, cfg.dropout)
         else:
             self.pos = SinusoidalPositionalEncoding(d, max_len=block_size, dropout=cfg.dropout)
-        self.blocks = nn.ModuleList(GPTBlock(cfg) for _ in range(cfg.num_layers))
+        self.blocks = nn.ModuleList(GPTBlock(cfg) for _ in range(cfg.layers))
         self.ln_f = LayerNorm(d, bias=cfg.bias)
         self.head = nn.Linear(d, vocab, bias=False)
         self._init_weights()
-        if cfg.tie_weights:
+        if cfg.tie_embeddings:
             self.head.weight = self.tok.embedding.weight
 
     def _init_weights(self) -> None:
@@ -177,8 +175,8 @@ class GPTLanguageModel(nn.Module):
             if p.dim() < 2:
                 continue
             if name.endswith("output_dense.weight") or name.endswith("mlp.proj.weight"):
-                nn.init.normal_(p, 0.0, std / math.sqrt(2 * self.cfg.num_layers))  # GPT-2 residual scaling
-            elif "tok.embedding" in name and self.cfg.positions == "sinusoidal":
+                nn.init.normal_(p, 0.0, std / math.sqrt(2 * self.cfg.layers))  # GPT-2 residual scaling
+            elif "tok.embedding" in name and self.cfg.positional == "sinusoidal":
                 nn.init.normal_(p, 0.0, self.cfg.d_model**-0.5)  # x √d -> unit scale, like the sinusoids
             else:
                 nn.init.normal_(p, 0.0, std)
