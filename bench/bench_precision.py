@@ -158,6 +158,29 @@ def quality(recipe_name: str, args) -> None:
     print(f"| {recipe_name} | mean | fp32 {f32:.4f} / bf16 {b16:.4f} | | {rel:+.2%}: {verdict} |")
 
 
+def probe_recipes(args) -> None:
+    """What `train.amp: auto` decides for every trained recipe on this machine: its real data and model,
+    the probe on its first training batch (no cache), as `attnlab train` would decide."""
+    print(
+        "| recipe | arch | auto picks | probe: bf16 / fp32 | fp32 ms | bf16 ms |\n| --- | --- | --- | ---: | ---: | ---: |"
+    )
+    for path in sorted((REPO / "recipes").glob("*.yaml")):
+        recipe = load_recipe(path, [f"train.threads={args.threads}"])
+        task = get_task(recipe.task)(recipe, Path(args.tmp) / "probe" / path.stem)
+        if getattr(task, "fit_counts", None) or recipe.task == "classic":
+            continue  # fitted models (n-grams, classic baselines) have no precision to choose
+        task.prepare(write=True)
+        torch.manual_seed(0)
+        model = task.build_model()
+        batch = task.train_batches(0)[0]
+        chosen = precision.choose(
+            "auto", torch.device("cpu"), task=task, model=model, batch=batch, use_cache=False
+        )
+        p = chosen.probe
+        print(f"| {path.stem} | {recipe.arch} | {chosen.mode} | {p['speedup']:.2f}× | {p['fp32_ms']:.1f} | "
+              f"{p['bf16_ms']:.1f} |", flush=True)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -168,9 +191,15 @@ def main() -> None:
     parser.add_argument("--quality", default="", help="recipes to train in fp32 and bf16 and compare")
     parser.add_argument("--train-steps", type=int, default=300)
     parser.add_argument("--seeds", default="1,2,3")
+    parser.add_argument("--probe-recipes", action="store_true", help="what auto picks for every recipe")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     os.environ.setdefault("ATTNLAB_CACHE", str(Path(args.tmp) / "cache"))
+    if args.probe_recipes:
+        print(f"date: {datetime.datetime.now().isoformat(timespec='seconds')}; machine: {cpu_model()}; "
+              f"bf16 hardware flags: {cpu_flags()}; {args.threads} threads\n")  # fmt: skip
+        probe_recipes(args)
+        return
     if args.quality:
         print(f"date: {datetime.datetime.now().isoformat(timespec='seconds')}; machine: {cpu_model()}; "
               f"{args.threads} threads\n")  # fmt: skip

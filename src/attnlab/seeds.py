@@ -58,14 +58,16 @@ def run_seed(
     results_root: Path,
     *,
     command: str | None = None,
+    label: str | None = None,
 ) -> Path:
-    """Train (unless finished), evaluate valid and test, write and return the seed's results file."""
+    """Train (unless finished), evaluate valid and test, write and return the seed's results file.
+    `label` names the run and results folders (default: the recipe's name), for variants of one recipe."""
     from attnlab import runs, sysinfo
     from attnlab.config import load_recipe
     from attnlab.evaluate import evaluate_run
 
     recipe = load_recipe(recipe_path, [*overrides, f"train.seed={seed}"])
-    name = recipe.name or recipe_path.stem
+    name = label or recipe.name or recipe_path.stem
     run_dir = runs_root / name / f"seed{seed}"
     if not (run_dir / "summary.json").is_file():  # finished runs are reused: a sweep can be continued
         runs.train(recipe, run_dir, resume=(run_dir / "checkpoints" / "latest").is_file())
