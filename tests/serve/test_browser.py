@@ -175,7 +175,7 @@ def test_explorer_rnn_heatmap_and_errors(page, server, tmp_path):
 
 
 def test_offline_html_renders_with_the_network_blocked(browser, loaded_runs, tmp_path):
-    from attnlab.viz.html import write_attention_html
+    from attnlab.serve.explain import write_attention_html
 
     runs, _ = loaded_runs
     path = write_attention_html(runs[1], SENTENCE, tmp_path / "view.html", beam=2, n_best=2)

@@ -8,7 +8,8 @@ import sys
 
 import numpy as np
 
-from attnlab.viz.html import bertviz_layout, export_attention_json, render_html, write_attention_html
+from attnlab.serve.explain import export_attention_json, write_attention_html
+from attnlab.viz.html import bertviz_layout, render_html
 from tests.serve.conftest import HEADS, LAYERS, SENTENCE
 
 

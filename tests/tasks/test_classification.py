@@ -187,7 +187,7 @@ def test_classify_rank_plot_and_report_file(trained, tmp_path):
 def test_explain_pooling_and_encoder_maps(trained, arch):
     """The explorer's classification view: the label `classify` gives, one pooling weight per token (a
     distribution), and for the Transformer every layer's self-attention over [<cls>; tokens]."""
-    from attnlab.serve.explain import check_explained
+    from attnlab.explain import check_explained
 
     loaded = runs.load_run(trained(arch))
     text = "A slow start, but a superb ending and a wonderful cast."
@@ -301,7 +301,10 @@ def test_train_cli_then_classify(tmp_path, data_root):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    from attnlab.tasks.classification import classify_run
+
+    def classify_run(run, texts):  # what `attnlab classify` does: load the run, then ask its task
+        loaded = runs.load_run(run)
+        return loaded.task.classify(loaded.model, texts)
 
     preds = classify_run(out, ["This movie was great fun.", "Terrible."])
     assert len(preds) == 2 and all(p.label in ("positive", "negative") for p in preds)

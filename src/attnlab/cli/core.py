@@ -224,6 +224,7 @@ def plot_attention(
 ) -> None:
     """Draw the attention a trained model pays while processing TEXT (Transformers: layers × heads)."""
     from attnlab.runs import load_run
+    from attnlab.serve.explain import explain
     from attnlab.viz import html
 
     _utf8(text)
@@ -231,15 +232,17 @@ def plot_attention(
     if export_attention is not None:
         _writable(export_attention, "--export-attention")
     loaded = load_run(run)  # once, shared by every view below
+    data = None  # explain()'s dict, which the HTML view and the export draw
     if output.suffix.lower() in (".html", ".htm"):
-        out.print(f"wrote {html.write_attention_html(loaded, text, output)}")
+        data = explain(loaded, text)
+        out.print(f"wrote {html.write_html(data, output)}")
     else:
         from attnlab.inspect import plot_run_attention
 
         for path in plot_run_attention(loaded, text, output, kind=kind, layer=layer, head=head):
             out.print(f"wrote {path}")
     if export_attention is not None:
-        out.print(f"wrote {html.export_attention_json(loaded, text, export_attention)}")
+        out.print(f"wrote {html.write_bertviz_json(data or explain(loaded, text), export_attention)}")
 
 
 @plot_app.command("pe")

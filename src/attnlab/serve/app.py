@@ -29,7 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from attnlab.errors import UserError
-from attnlab.serve.explain import MAX_BEAM, explain
+from attnlab.explain import REQUEST_MAX_BEAM
+from attnlab.serve.explain import explain
 
 log = logging.getLogger("attnlab.serve")
 STATIC = Path(__file__).parent / "static"
@@ -49,10 +50,10 @@ class Options(BaseModel):
     """Options a page may pass to explain(); tasks ignore none silently: unknown keys are a 422."""
 
     model_config = ConfigDict(extra="forbid")
-    beam: int | None = Field(None, ge=1, le=MAX_BEAM)
-    n_best: int | None = Field(None, ge=1, le=MAX_BEAM)
+    beam: int | None = Field(None, ge=1, le=REQUEST_MAX_BEAM)
+    n_best: int | None = Field(None, ge=1, le=REQUEST_MAX_BEAM)
     alpha: float | None = Field(None, ge=0.0, le=5.0)
-    hypothesis: int | None = Field(None, ge=0, le=MAX_BEAM - 1)
+    hypothesis: int | None = Field(None, ge=0, le=REQUEST_MAX_BEAM - 1)
     temperature: float | None = Field(None, gt=0.0, le=10.0)
     top_k: int | None = Field(None, ge=1, le=1000)
     top_p: float | None = Field(None, gt=0.0, le=1.0)

@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from attnlab.errors import UserError
+
 
 @dataclass
 class Batch:
@@ -97,3 +99,9 @@ class Task:
     @torch.no_grad()
     def evaluate(self, model: nn.Module, split: str = "valid") -> dict[str, float]:
         raise NotImplementedError
+
+    # --- use
+    def explain(self, model: nn.Module, text: str, **opts) -> dict:
+        """One input -> the task's result and attention maps: the dict of attnlab/explain.py's contract,
+        which the explorer, the offline views and `attnlab plot attention` draw."""
+        raise UserError(f"task {self.name} has no explorer view yet")

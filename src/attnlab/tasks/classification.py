@@ -32,6 +32,7 @@ from attnlab.data.codec import Codec
 from attnlab.data.corpora import load_classification
 from attnlab.data.vocab import Vocab
 from attnlab.errors import UserError
+from attnlab.explain import check_options, encoder_maps, pooling_map
 from attnlab.fileio import atomic_write_json
 from attnlab.models.classifier import (
     ARCHS,
@@ -394,35 +395,28 @@ class ClassificationTask(Task):
         return out
 
     def plot_attention(self, model: nn.Module, text: str, output: str | Path) -> list[Path]:
-        """Shade each token of `text` by the classifier's attention pooling weight (one PNG)."""
+        """Shade each token of `text` by the classifier's attention pooling weight (one PNG), as explain()."""
         from attnlab.viz import plots
 
-        pred = self.classify(model, [text])[0]
-        if pred.attention is None:
+        data = self.explain(model, text)
+        r, pooling = data["result"], [m for m in data["attention"] if m["name"] == "pooling"]
+        if not pooling:
             raise UserError(
                 f"model.arch {self.recipe.arch!r} has no attention pooling: nothing to plot "
                 "(use bilstm-attention or transformer)"
             )
-        title = f"{pred.label} ({pred.probability:.1%})"
-        return [plots.token_shading(pred.tokens, pred.attention, output, title=title)]
+        title = f"{r['label']} ({r['probability']:.1%})"
+        return [plots.token_shading(r["tokens"], pooling[0]["layers"][0][0][0], output, title=title)]
 
     def explain(self, model: nn.Module, text: str, **opts) -> dict:
-        """The explorer's view (serve/explain.py contract): label and probability, each token shaded by the
-        pooling attention, and, for the Transformer, every encoder layer's self-attention over [<cls>; tokens]."""
-        from attnlab.serve.explain import attention_map, check_options
-
+        """The explorer's view (attnlab/explain.py's contract): label and probability, each token shaded by
+        the pooling attention, and, for the Transformer, every encoder layer's self-attention over
+        [<cls>; tokens]."""
         check_options(opts, set(), self.name)
         pred = self.classify(model, [text])[0]
-        maps = []
-        if pred.attention is not None:
-            maps.append(attention_map("pooling", [[[pred.attention]]], ["<pooled>"], pred.tokens,
-                                      title="attention pooling"))  # fmt: skip
-        if hasattr(model, "attention_maps"):
-            ids = torch.tensor([self.codec.encode(pred.tokens)], device=next(model.parameters()).device)
-            layers = model.attention_maps(ids, torch.tensor([ids.size(1)], device=ids.device))
-            tokens = ["<cls>", *pred.tokens]
-            maps.append(attention_map("encoder", torch.stack([w[0] for w in layers]), tokens, tokens,
-                                      title="encoder self-attention"))  # fmt: skip
+        maps = [] if pred.attention is None else [pooling_map(pred.attention, pred.tokens)]
+        if self.recipe.arch == "transformer":
+            maps += encoder_maps(model, self.codec.encode(pred.tokens), pred.tokens)
         result = {"label": pred.label, "probability": round(pred.probability, 4), "tokens": pred.tokens,
                   "weights": None if pred.attention is None else [round(w, 4) for w in pred.attention]}  # fmt: skip
         return {"task": self.name, "input": text, "result": result, "attention": maps}
@@ -467,18 +461,6 @@ class ClassificationTask(Task):
         }
 
 
-def classify_run(run: str | Path, texts: list[str], *, device: str = "cpu") -> list[Prediction]:
-    """`attnlab classify RUN TEXT...`: load a trained classification run and classify `texts`."""
-    from attnlab.runs import load_run
-
-    loaded = load_run(run, device=device)
-    if loaded.recipe.task != "classification":
-        raise UserError(
-            f"{run} is a {loaded.recipe.task} run, not a classifier; train a sentiment-imdb-* recipe"
-        )
-    return loaded.task.classify(loaded.model, texts)
-
-
 def _metrics(y: np.ndarray, probs: np.ndarray) -> dict[str, float]:
     pred = (probs >= 0.5).astype(int)
     tp = int(((pred == 1) & (y == 1)).sum())
@@ -512,7 +494,6 @@ __all__ = [
     "LSTMConfig",
     "Prediction",
     "TransformerClassifierConfig",
-    "classify_run",
     "clean_html",
     "read_labelled_csv",
 ]

@@ -47,6 +47,7 @@ from attnlab.data.vocab import Vocab
 from attnlab.data.windows import RandomWindows, SequentialWindows, scoring_windows, windows
 from attnlab.decode import sample_next
 from attnlab.errors import UserError
+from attnlab.explain import causal_maps, check_options, float_option, int_option
 from attnlab.fileio import atomic_write_json, sha256_bytes
 from attnlab.models.lm import GPTConfig, GPTLanguageModel, RNNLMConfig, build_lm
 from attnlab.ngram import SMOOTHINGS, NGramLM
@@ -421,8 +422,6 @@ class LanguageModelTask(Task):
     def explain(self, model, text: str, **opts) -> dict:
         """The explorer's view: `text` is the prompt; the result is a sampled continuation and, for the
         Transformer, each layer's causal self-attention over the last EXPLAIN_TOKENS tokens of prompt + output."""
-        from attnlab.serve.explain import attention_map, check_options, float_option, int_option
-
         check_options(opts, {"length", "temperature", "top_k", "top_p", "seed"}, self.name)
         top_k = opts.get("top_k")
         text_out = self.generate(
@@ -432,12 +431,9 @@ class LanguageModelTask(Task):
             top_p=float_option(opts, "top_p", None, 0.0, 1.0), seed=int_option(opts, "seed", 0, 0, 2**31 - 1),
         )  # fmt: skip
         maps = []
-        if hasattr(model, "attention_maps"):
+        if self.recipe.arch == "transformer":
             ids = self.codec.encode(text + text_out)[-min(self.EXPLAIN_TOKENS, model.context) :]
-            tokens = [self.codec.vocab.tokens[i] for i in ids]
-            layers = model.attention_maps(torch.tensor([ids], device=next(model.parameters()).device))
-            maps.append(attention_map("decoder", torch.stack([w[0] for w in layers]), tokens, tokens,
-                                      title="causal self-attention"))  # fmt: skip
+            maps = causal_maps(model, ids, [self.codec.vocab.tokens[i] for i in ids])
         return {
             "task": self.name,
             "input": text,

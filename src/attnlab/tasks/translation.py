@@ -23,6 +23,14 @@ from attnlab.data.codec import Codec
 from attnlab.data.corpora import load_translation, read_eval_pairs
 from attnlab.data.vocab import Vocab
 from attnlab.errors import UserError
+from attnlab.explain import (
+    REQUEST_MAX_BEAM,
+    check_options,
+    float_option,
+    int_option,
+    rnn_seq2seq_maps,
+    transformer_seq2seq_maps,
+)
 from attnlab.fileio import atomic_write_json
 from attnlab.models.seq2seq import RNNSeq2Seq, RNNSeq2SeqConfig
 from attnlab.models.transformer import TransformerSeq2Seq, TransformerSeq2SeqConfig
@@ -439,6 +447,34 @@ class TranslationTask(Task):
                 src_tokens = toks[start + j]
                 results.append([self._translation(h, src_tokens) for h in hyps])
         return results
+
+    def explain(self, model: nn.Module, text: str, **opts) -> dict:
+        """The explorer's view (attnlab/explain.py's contract): the n-best list and the attention of one
+        hypothesis. opts: beam (1..REQUEST_MAX_BEAM), n_best (1..beam), alpha (length penalty), hypothesis
+        (which n-best entry's attention to return, 0 = best)."""
+        check_options(opts, {"beam", "n_best", "alpha", "hypothesis"}, self.name)
+        beam = int_option(opts, "beam", 1, 1, REQUEST_MAX_BEAM)
+        n_best = int_option(opts, "n_best", 1, 1, REQUEST_MAX_BEAM)
+        if n_best > beam:
+            raise UserError(f"n_best {n_best} is larger than beam {beam}; raise the beam")
+        alpha = float_option(opts, "alpha", 0.6, 0.0, 5.0)
+        nbest = self.translate(model, [text], beam=beam, n_best=n_best, alpha=float(alpha))[0]
+        pick = int_option(opts, "hypothesis", 0, 0, REQUEST_MAX_BEAM - 1)
+        if pick >= len(nbest):
+            raise UserError(f"hypothesis {pick} does not exist: the n-best list has {len(nbest)} entries")
+        t = nbest[pick]
+        src, out = list(t.src_tokens), list(t.tgt_tokens)
+        if self.recipe.arch == "transformer":
+            (src_ids,), _ = self.encode_source([text])  # the ids `translate` used
+            # tgt_tokens were decoded with strip_specials=False: every one maps back to its id exactly
+            maps = transformer_seq2seq_maps(model, src_ids, self.tgt_codec.vocab.encode(out), src, out)
+        else:
+            maps = rnn_seq2seq_maps(t.attention, src, out)
+        n_best_list = [{"text": h.text, "score": round(float(h.score), 4), "tokens": list(h.tgt_tokens)}
+                       for h in nbest]  # fmt: skip
+        result = {"text": nbest[0].text, "n_best": n_best_list, "src_tokens": src, "tgt_tokens": out,
+                  "hypothesis": pick, "beam": beam}  # fmt: skip
+        return {"task": self.name, "input": text, "result": result, "attention": maps}
 
     def _translation(self, h: decode.Hypothesis, src_tokens: list[str]) -> Translation:
         out_tokens = self.tgt_codec.vocab.decode(h.tokens, strip_specials=False, stop_at_eos=True)

@@ -1,10 +1,11 @@
-"""Offline attention views and bertviz-layout exports, from serve/explain.py's dict.
+"""Offline attention views and bertviz-layout exports of an explain() dict (attnlab/explain.py's contract;
+serve/explain.py makes one from a run, and `attnlab plot attention` writes these files from it).
 
-    write_attention_html(run, text, path)   one self-contained HTML file: the explorer's CSS and JS inlined,
-                                            the data embedded as JSON; opens without any network
-                                            (its Content-Security-Policy forbids every fetch).
-    export_attention_json(run, text, path)  the maps in the layout bertviz's head_view / model_view take:
-                                            per layer a [1][heads][T_q][T_k] array, plus the tokens.
+    write_html(data, path)          one self-contained HTML file: the explorer's CSS and JS inlined, the
+                                    data embedded as JSON; opens without any network (its
+                                    Content-Security-Policy forbids every fetch).
+    write_bertviz_json(data, path)  the maps in the layout bertviz's head_view / model_view take: per
+                                    layer a [1][heads][T_q][T_k] array, plus the tokens.
 
 bertviz layout (keys are bertviz's argument names, so `head_view(**{k: to_tensors(v) ...})` works):
     self-attention only (classifier, language model):
@@ -29,14 +30,6 @@ _CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; "
     "connect-src 'none'; base-uri 'none'; form-action 'none'"
 )
-
-
-def _explained(run, text: str, **opts) -> dict:
-    from attnlab.runs import Run, load_run
-    from attnlab.serve.explain import explain
-
-    loaded = run if isinstance(run, Run) else load_run(run)
-    return explain(loaded, text, **opts)
 
 
 def _script_json(data: Any) -> str:
@@ -93,12 +86,6 @@ def write_html(data: dict, path: str | Path, *, title: str | None = None) -> Pat
     return path
 
 
-def write_attention_html(run, text: str, path: str | Path, **opts) -> Path:
-    """`attnlab plot attention RUN TEXT -o view.html`: explain TEXT with RUN (a run directory or a loaded
-    attnlab.runs.Run) and write the offline view. opts go to explain() (e.g. beam=5, n_best=3)."""
-    return write_html(_explained(run, text, **opts), path)
-
-
 # --------------------------------------------------------------------------------------------- bertviz
 
 
@@ -145,10 +132,9 @@ def bertviz_layout(data: dict) -> dict:
     raise UserError(f"the {data.get('task')} run produced no attention maps to export")
 
 
-def export_attention_json(run, text: str, path: str | Path, **opts) -> Path:
-    """`--export-attention out.json`: the bertviz-layout JSON of explaining TEXT with RUN."""
+def write_bertviz_json(data: dict, path: str | Path) -> Path:
+    """`--export-attention out.json`: the bertviz layout of explain()'s dict."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    layout = bertviz_layout(_explained(run, text, **opts))
-    path.write_text(json.dumps(layout, ensure_ascii=False), encoding="utf-8")
+    path.write_text(json.dumps(bertviz_layout(data), ensure_ascii=False), encoding="utf-8")
     return path
