@@ -64,7 +64,7 @@ def load_run(path: str | Path, *, which: str = "best", with_data: bool = False, 
     path = check_run_dir(path)
     recipe = load_recipe_of(path)
     task = get_task(recipe.task)(recipe, path)
-    fitted = bool(getattr(task, "fit_counts", None))  # count-based: its model files stand in for a checkpoint
+    fitted = task.fitted()  # n-grams, classic baselines: their model files stand in for a checkpoint
     if fitted:
         verify_fitted(path)  # the same sha256 + size check as a checkpoint's, before its files are parsed
     if with_data:
@@ -72,8 +72,8 @@ def load_run(path: str | Path, *, which: str = "best", with_data: bool = False, 
     else:
         task.load_codecs()
     if fitted:
-        model, counts_file = task.load_counts()
-        return Run(path, recipe, task, model, counts_file)
+        model, model_file = task.load_fitted()
+        return Run(path, recipe, task, model, model_file)
     model = task.build_model()
     ckpt = load_checkpoint(path, which, trainer_state=False)
     load_weights(model, ckpt.model, ckpt.path)
@@ -87,6 +87,41 @@ def _same(a: dict, b: dict, section: str) -> None:
             f"the recipe's {section} section differs from the one saved in the run; resume with the same "
             f"recipe (or train into a new --out directory)"
         )
+
+
+def fit(task, *, resume: bool = False):
+    """`attnlab train` for a fitted recipe: the run directory's files (config, split, model files, one
+    summary.json schema shared with trained runs), the model sealed last so a fit cut short never loads."""
+    import time
+
+    from attnlab.config import save_recipe
+    from attnlab.fileio import atomic_write_json
+    from attnlab.train.checkpoint import FITTED_MANIFEST, seal_fitted
+    from attnlab.train.trainer import TrainResult, TrainState
+
+    recipe, run_dir = task.recipe, task.run_dir
+    if resume:
+        raise UserError(f"{recipe.arch} models are fitted in one pass; there is nothing to --resume")
+    if (run_dir / FITTED_MANIFEST).exists() or (run_dir / "summary.json").exists():
+        raise UserError(f"{run_dir} already holds a fitted model; use --out NEW_DIR")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_recipe(recipe, run_dir / "config.yaml")
+    started = time.perf_counter()
+    task.prepare(write=True)
+    report = task.fit()
+    seconds = time.perf_counter() - started
+    rate = report.units / max(seconds, 1e-9)
+    atomic_write_json(run_dir / "summary.json", {
+        "stopped": "fitted", "steps": 0, "epochs_completed": 1, "train_seconds": round(seconds, 1),
+        "tokens_per_second": round(rate, 1), "best": report.best, "best_step": 0, "metric": report.metric,
+        "valid": report.valid, "device": "cpu", "world_size": 1, "threads": torch.get_num_threads(),
+        "precision": "fp32", **report.extra,
+    })  # fmt: skip
+    seal_fitted(run_dir, *report.files)
+    state = TrainState(
+        step=0, epoch=1, tokens=report.units, train_seconds=seconds, best=report.best, best_step=0
+    )
+    return TrainResult(run_dir, state, "fitted", rate)
 
 
 def train(
@@ -115,9 +150,9 @@ def train(
         saved = load_recipe_of(run_dir).to_dict()
         for section in ("task", "data", "model"):
             _same(saved, recipe.to_dict(), section)
-    counting = get_task(recipe.task)(recipe, run_dir)
-    if getattr(counting, "fit_counts", None):  # count-based models (n-grams) are fitted, not trained
-        return counting.fit_counts(resume=resume)  # seals its files last (checkpoint.seal_fitted)
+    fitting = get_task(recipe.task)(recipe, run_dir)
+    if fitting.fitted():  # n-grams and classic baselines are fitted in one pass, not trained
+        return fit(fitting, resume=resume)
     device = resolve_device(recipe.train.device)
     dist = DistContext.from_env(device)
     try:

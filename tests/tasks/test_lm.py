@@ -255,10 +255,14 @@ def test_generation_is_seeded_and_rejects_unknown_prompts(tmp_path, data_root):
 
 
 def test_ngram_task_scores_and_generates(tmp_path, data_root):
+    from attnlab.runs import fit
+
     task = _task(tmp_path, "ngram", tokenizer="word", lowercase=True, segment="line")
-    result = task.fit_counts()
-    lm, path = task.load_counts()
-    assert path.name == "ngram.json" and result.state.best > 1
+    result = fit(task)
+    lm, path = task.load_fitted()
+    assert path.name == "ngram.json" and result.state.best > 1 and result.stopped == "fitted"
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["best"] == result.state.best and summary["metric"] == "ppl" and summary["vocab"] > 100
     factors, logprob = task.score(lm, "I am the zyzzyva")
     assert [f[0] for f in factors] == ["i", "am", "the", "<unk>", "</s>"]
     assert factors[1][1] == "<s> i"  # trigram: the two previous tokens

@@ -1,7 +1,6 @@
 """Precision chosen by measurement (train.amp=auto), kept on resume, exact within a mode; fp32 statistics
 under CPU autocast; the thread count a training takes."""
 
-import dataclasses
 import json
 import os
 
@@ -9,13 +8,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 from tests.conftest import REPO
+from tests.train.helpers import make_trainer
 
 from attnlab.config import load_recipe
 from attnlab.errors import UserError
 from attnlab.nn import LayerNorm, masked_softmax
 from attnlab.tasks import get_task
 from attnlab.train import precision
-from attnlab.train.trainer import Trainer
 
 RECIPE = REPO / "recipes" / "lm-shakespeare-char-baby.yaml"
 TINY = ["data.limit_chars=20000", "model.layers=1", "model.d_model=32", "model.heads=2",
@@ -32,10 +31,7 @@ def task(tmp_path, data_root, monkeypatch):
 
 
 def _trainer(task, run_dir, **train):
-    cfg = dataclasses.replace(task.recipe.train, eval_every=4, **train)
-    cfg.validate()
-    torch.manual_seed(cfg.seed)
-    return Trainer(task, task.build_model(), cfg, run_dir, device=torch.device("cpu"), progress=False)
+    return make_trainer(task, run_dir, **{"eval_every": 4, **train})
 
 
 def test_forced_modes_and_fp16_on_a_cpu():

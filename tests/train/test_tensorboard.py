@@ -3,7 +3,6 @@ metrics.jsonl at its steps, for an RNN seq2seq and a Transformer LM; the gradien
 clipping; off with train.tensorboard=false; a resumed run continues the same steps (the interrupted run's
 steps past the checkpoint hidden); a directory that cannot be written costs one warning, not the run."""
 
-import dataclasses
 import json
 import os
 
@@ -11,11 +10,11 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tests.conftest import REPO
+from tests.train.helpers import make_trainer
 
 from attnlab.config import load_recipe
 from attnlab.tasks import get_task
 from attnlab.train import checkpoint as ckpt
-from attnlab.train.trainer import Trainer
 
 RNN = REPO / "recipes" / "translate-spa-eng-bahdanau.yaml"
 BABY = REPO / "recipes" / "lm-shakespeare-char-baby.yaml"
@@ -43,11 +42,7 @@ def task(tmp_path_factory, data_root):
     return t
 
 
-def _trainer(task, run_dir, **train):
-    cfg = dataclasses.replace(task.recipe.train, **train)
-    cfg.validate()
-    torch.manual_seed(cfg.seed)
-    return Trainer(task, task.build_model(), cfg, run_dir, device=torch.device("cpu"), progress=False)
+_trainer = make_trainer
 
 
 def _scalars(run_dir) -> dict[str, list[tuple[int, float]]]:

@@ -1,7 +1,6 @@
 """The training loop on a small real slice of spa-eng: it learns, stops for the right reasons, keeps good
 checkpoints, and resumes exactly."""
 
-import dataclasses
 import json
 import os
 import signal
@@ -10,12 +9,13 @@ import threading
 import pytest
 import torch
 from tests.conftest import REPO
+from tests.train.helpers import make_trainer
 
 from attnlab.config import load_recipe
 from attnlab.errors import UserError
 from attnlab.tasks import get_task
 from attnlab.train import checkpoint as ckpt
-from attnlab.train.trainer import Trainer, build_optimizer, describe_stop
+from attnlab.train.trainer import build_optimizer, describe_stop
 
 RECIPE = REPO / "recipes" / "translate-spa-eng-bahdanau.yaml"
 TINY = [
@@ -38,12 +38,7 @@ def task(tmp_path_factory, data_root):
     return t
 
 
-def _trainer(task, run_dir, **train):
-    cfg = dataclasses.replace(task.recipe.train, **train)
-    cfg.validate()
-    torch.manual_seed(cfg.seed)
-    model = task.build_model()
-    return Trainer(task, model, cfg, run_dir, device=torch.device("cpu"), progress=False)
+_trainer = make_trainer
 
 
 def _records(run_dir, split="train"):

@@ -44,10 +44,7 @@ def chat(
         raise UserError("empty message: give some text to say")
     interactive = not messages and sys.stdin is not None and sys.stdin.isatty()
     loaded = load_run(run)
-    if not hasattr(loaded.task, "reply"):
-        raise UserError(
-            f"{run} is a {loaded.recipe.task} run, not a chat run; use a run of recipes/chat-*.yaml"
-        )
+    loaded.task.require("reply")  # before an interactive session starts
     options = dict(beam=beam, temperature=temperature, top_p=top_p, seed=seed)
 
     def respond(texts: list[str]) -> list[str]:

@@ -22,12 +22,10 @@ def classify(
 ) -> None:
     """Label each review (positive / negative) with its probability; attention models also list the tokens
     they attended to most."""
-    from attnlab.errors import UserError
     from attnlab.runs import load_run
 
     loaded = load_run(run)
-    if not hasattr(loaded.task, "classify"):
-        raise UserError(f"{run} is a {loaded.recipe.task} run; classify needs a sentiment run")
+    loaded.task.require("classify")
     texts = _texts(texts)
     predictions = loaded.task.classify(loaded.model, texts)
     note = loaded.task.truncation_note(texts)

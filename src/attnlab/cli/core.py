@@ -291,7 +291,7 @@ def _curve_data(run: Path, x: str) -> dict:
     path = check_run_dir(run)
     recipe = load_recipe_of(path)
     task = get_task(recipe.task)(recipe, path)
-    if getattr(task, "fit_counts", None) or (path / "model.manifest.json").is_file():
+    if task.fitted():
         kind = _FITTED_KINDS.get(recipe.arch, recipe.arch)
         raise UserError(f"{path} is a fitted model ({kind}, fitted in one pass): it has no training curve")
     metrics = path / "metrics.jsonl"

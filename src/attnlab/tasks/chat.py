@@ -56,6 +56,7 @@ class ChatTask(TranslationTask):
     name = "chat"
     DataConfig = ChatData
     default_arch = "transformer"
+    VERBS = frozenset({"translate", "reply", "explain"})
     GROUP_COLUMNS = (0,)  # by question: a good reply to an unseen question may well be a known answer
     GROUPED_BY = "question"
 

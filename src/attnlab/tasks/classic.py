@@ -19,16 +19,14 @@ with `--set data.init_embeddings=RUN/vectors.txt --set model.embed_dim=100`.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from attnlab.classic.baselines import CLASSIFIERS, FEATURES, ClassicModel
 from attnlab.errors import UserError
-from attnlab.fileio import atomic_write_json
+from attnlab.tasks.base import FitReport
 from attnlab.tasks.classification import LABELS, ClassificationTask, Prediction, read_labelled_csv
-from attnlab.train.checkpoint import seal_fitted
 
 
 @dataclass
@@ -94,10 +92,10 @@ class ClassicTask(ClassificationTask):
     DataConfig = ClassicData
     MODELS = {"bow": BowConfig, "word2vec": Word2VecConfig}
     default_arch = "bow"
+    VERBS = frozenset({"classify", "similar", "explain"})
 
-    def __init__(self, recipe, run_dir: Path):
-        super().__init__(recipe, run_dir)
-        self.fit_counts = self._fit  # runs.train() / load_run(): fitted in one pass, no checkpoints
+    def fitted(self) -> bool:  # bag-of-words and word2vec are fitted in one pass, no checkpoints
+        return True
 
     @property
     def model_path(self) -> Path:
@@ -111,18 +109,8 @@ class ClassicTask(ClassificationTask):
         if write:
             self.write_split(valid_rows)
 
-    def _fit(self, *, resume: bool = False):
-        from attnlab.config import save_recipe
-        from attnlab.train.trainer import TrainResult, TrainState
-
-        if resume:
-            raise UserError("classic models are fitted in one pass; there is nothing to --resume")
-        if self.model_path.exists():
-            raise UserError(f"{self.run_dir} already holds a fitted model; use --out NEW_DIR")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        save_recipe(self.recipe, self.run_dir / "config.yaml")
-        started = time.perf_counter()
-        self.prepare(write=True)
+    def fit(self) -> FitReport:
+        """Fit the bag-of-words classifier or word2vec on the training reviews (prepared by attnlab.runs)."""
         texts, labels = (list(x) for x in zip(*self.raw["train"], strict=True))
         m, seed = self.recipe.model, self.recipe.train.seed
         if self.recipe.arch == "word2vec":
@@ -134,27 +122,17 @@ class ClassicTask(ClassificationTask):
                 negative=m.negative, min_count=m.min_count, epochs=m.epochs, seed=seed,
             )  # fmt: skip
             save_vectors(kv, self.model_path)
-            valid, metric, best = {"vocab": len(kv)}, "vocab", None
-        else:
-            model = ClassicModel(
-                m.features, m.classifier, C=m.C, n_rounds=m.n_rounds, learning_rate=m.learning_rate,
-                num_leaves=m.num_leaves, n_jobs=self.recipe.train.threads or 1, seed=seed,
-            ).fit(texts, labels)  # fmt: skip
-            model.save(self.model_path)
-            valid = self.report(model, split="valid")
-            valid.pop("classification_report_text")
-            metric, best = "accuracy", valid["accuracy"]
-        seconds = time.perf_counter() - started
-        atomic_write_json(self.run_dir / "summary.json", {
-            "stopped": "done", "steps": 0, "epochs_completed": 1, "train_seconds": round(seconds, 1),
-            "train_examples": len(texts), "best": best, "best_step": 0, "metric": metric, "valid": valid,
-            "device": "cpu", "world_size": 1,
-        })  # fmt: skip
-        state = TrainState(step=0, epoch=1, tokens=0, train_seconds=seconds, best=best, best_step=0)
-        seal_fitted(self.run_dir, self.model_path)  # last: a fit cut short never loads
-        return TrainResult(self.run_dir, state, "fitted", 0.0)
+            return FitReport([self.model_path], len(texts), "vocab", None, {"vocab": len(kv)})
+        model = ClassicModel(
+            m.features, m.classifier, C=m.C, n_rounds=m.n_rounds, learning_rate=m.learning_rate,
+            num_leaves=m.num_leaves, n_jobs=self.recipe.train.threads or 1, seed=seed,
+        ).fit(texts, labels)  # fmt: skip
+        model.save(self.model_path)
+        valid = self.report(model, split="valid")
+        valid.pop("classification_report_text")
+        return FitReport([self.model_path], len(texts), "accuracy", valid["accuracy"], valid)
 
-    def load_counts(self):
+    def load_fitted(self):
         if not self.model_path.exists():
             raise UserError(f"{self.run_dir} holds no fitted model ({self.model_path.name}); train it first")
         if self.recipe.arch == "word2vec":

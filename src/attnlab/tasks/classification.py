@@ -132,6 +132,7 @@ class ClassificationTask(Task):
     DataConfig = ClassificationData
     MODELS = {arch: cfg for arch, (cfg, _) in ARCHS.items()}
     default_arch = "bilstm-attention"
+    VERBS = frozenset({"classify", "explain"})
     higher_is_better = {"loss": False, "accuracy": True, "f1": True}
 
     # ------------------------------------------------------------------------------------------ data

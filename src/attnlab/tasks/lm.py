@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,8 +50,7 @@ from attnlab.explain import causal_maps, check_options, float_option, int_option
 from attnlab.fileio import atomic_write_json, sha256_bytes
 from attnlab.models.lm import GPTConfig, GPTLanguageModel, RNNLMConfig, build_lm
 from attnlab.ngram import SMOOTHINGS, NGramLM
-from attnlab.tasks.base import Batch, Task
-from attnlab.train.checkpoint import seal_fitted
+from attnlab.tasks.base import Batch, FitReport, Task
 
 # `score` of an n-gram model prints one factor per token: a megabyte would take minutes to print and read.
 MAX_SCORE_TOKENS = 10_000
@@ -127,10 +125,10 @@ class LanguageModelTask(Task):
     default_arch = "transformer"
     higher_is_better = {"loss": False, "ppl": False, "bpc": False}
 
-    def __init__(self, recipe, run_dir: Path):
-        super().__init__(recipe, run_dir)
-        # runs.train() / load_run() look for this: count-based models skip the gradient trainer.
-        self.fit_counts = self._fit_counts if recipe.arch == "ngram" else None
+    VERBS = frozenset({"generate", "score", "explain"})
+
+    def fitted(self) -> bool:  # count-based models are counted in one pass, not trained
+        return self.recipe.arch == "ngram"
 
     @property
     def codec_path(self) -> Path:
@@ -270,37 +268,17 @@ class LanguageModelTask(Task):
 
     # ---------------------------------------------------------------------------------------- n-gram
 
-    def _fit_counts(self, *, resume: bool = False):
-        """`attnlab train` for arch ngram: count, save RUN/ngram.json, validate, write summary.json."""
-        from attnlab.config import save_recipe
-        from attnlab.train.trainer import TrainResult, TrainState
-
-        if resume:
-            raise UserError("n-gram models are counted in one pass; there is nothing to --resume")
-        if self.model_path.exists():
-            raise UserError(f"{self.run_dir} already holds a trained n-gram model; use --out NEW_DIR")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        save_recipe(self.recipe, self.run_dir / "config.yaml")
-        started = time.perf_counter()
-        self.prepare(write=True)
+    def fit(self) -> FitReport:
+        """Count the n-gram model on the training sentences (prepared by attnlab.runs), save, validate."""
         m = self.recipe.model
         lm = NGramLM(m.order, m.smoothing, m.k, m.discount, m.min_count).fit(self.sentences["train"])
         lm.save(self.model_path)
-        seconds = time.perf_counter() - started
         valid = None if m.smoothing == "stupid-backoff" else self.report(lm, split="valid")
         tokens = sum(len(s) + 1 for s in self.sentences["train"])
-        atomic_write_json(self.run_dir / "summary.json", {
-            "stopped": "done", "steps": 0, "epochs_completed": 1, "train_seconds": round(seconds, 1),
-            "tokens_per_second": round(tokens / max(seconds, 1e-9), 1), "train_tokens": tokens,
-            "vocab": len(lm.vocab), "best": valid and valid["ppl"], "best_step": 0, "metric": "ppl",
-            "valid": valid, "device": "cpu", "world_size": 1, "threads": 1,
-        })  # fmt: skip
-        state = TrainState(step=0, epoch=1, tokens=tokens, train_seconds=seconds,
-                           best=valid and valid["ppl"], best_step=0)  # fmt: skip
-        seal_fitted(self.run_dir, self.model_path, self.codec_path)  # last: a fit cut short never loads
-        return TrainResult(self.run_dir, state, "fitted", tokens / max(seconds, 1e-9))
+        return FitReport([self.model_path, self.codec_path], tokens, "ppl", valid and valid["ppl"], valid,
+                         {"train_tokens": tokens, "vocab": len(lm.vocab)})  # fmt: skip
 
-    def load_counts(self) -> tuple[NGramLM, Path]:
+    def load_fitted(self) -> tuple[NGramLM, Path]:
         return NGramLM.load(self.model_path), self.model_path
 
     # ---------------------------------------------------------------------------------------- use

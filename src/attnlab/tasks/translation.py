@@ -90,6 +90,7 @@ class TranslationTask(Task):
     DataConfig = TranslationData
     MODELS = {"rnn": RNNSeq2SeqConfig, "transformer": TransformerSeq2SeqConfig}
     default_arch = "rnn"
+    VERBS = frozenset({"translate", "explain"})
     higher_is_better = {"loss": False, "ppl": False, "bleu": True, "chrf": True}
 
     # ------------------------------------------------------------------------------------------ data
