@@ -51,9 +51,11 @@ test-browser: setup
 serve: setup
 	$(ATTNLAB) serve runs/translate-spa-eng-bahdanau
 
+# ruff, then the layer contract in .importlinter (cli → runs → tasks → models → nn, every package placed).
 lint: setup
 	.venv/bin/ruff check src tests bench
 	.venv/bin/ruff format --check src tests bench
+	.venv/bin/lint-imports
 
 format: setup
 	.venv/bin/ruff check --fix src tests bench

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from attnlab.config import load_recipe
+from attnlab.recipe import load_recipe
 from attnlab.sysinfo import cpu_model
 from attnlab.tasks import get_task
 from attnlab.train import precision
@@ -167,7 +167,7 @@ def probe_recipes(args) -> None:
     for path in sorted((REPO / "recipes").glob("*.yaml")):
         recipe = load_recipe(path, [f"train.threads={args.threads}"])
         task = get_task(recipe.task)(recipe, Path(args.tmp) / "probe" / path.stem)
-        if getattr(task, "fit_counts", None) or recipe.task == "classic":
+        if task.fitted():
             continue  # fitted models (n-grams, classic baselines) have no precision to choose
         task.prepare(write=True)
         torch.manual_seed(0)

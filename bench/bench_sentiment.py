@@ -56,8 +56,8 @@ VARIANTS = {
 
 
 def run_one(name: str, out: Path, summarize: bool) -> dict:
-    from attnlab.config import load_recipe
     from attnlab.evaluate import evaluate_run
+    from attnlab.recipe import load_recipe
     from attnlab.runs import train
 
     run_dir = out / f"sentiment-imdb-{name}"

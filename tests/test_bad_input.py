@@ -153,7 +153,7 @@ RECIPES = {
 def run_dirs(tmp_path_factory, data_root) -> dict[str, Path]:
     """Every tiny run, trained once per session (about 8 s in all on one core)."""
     from attnlab import runs
-    from attnlab.config import build_recipe
+    from attnlab.recipe import build_recipe
 
     os.environ.setdefault("ATTNLAB_DATA", str(data_root))
     torch.set_num_threads(1)
@@ -816,7 +816,7 @@ N_RECIPES = 1800
 
 def test_api_build_recipe_refuses_broken_recipes():
     """Unknown keys, zero or negative numbers, wrong types, broken structure: always a one-line UserError."""
-    from attnlab.config import build_recipe
+    from attnlab.recipe import build_recipe
 
     before = COUNTS.copy()
 

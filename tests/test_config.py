@@ -6,16 +6,9 @@ import pytest
 import yaml
 
 from attnlab import config
-from attnlab.config import (
-    TrainConfig,
-    apply_overrides,
-    build_recipe,
-    load_recipe,
-    parse,
-    read_yaml,
-    save_recipe,
-)
+from attnlab.config import TrainConfig, apply_overrides, parse, read_yaml, save_recipe
 from attnlab.errors import UserError
+from attnlab.recipe import build_recipe, load_recipe
 from tests.conftest import REPO
 
 RECIPES = REPO / "recipes"
@@ -231,7 +224,7 @@ def test_every_shipped_recipe_validates_and_round_trips(path, tmp_path):
 def test_renamed_model_options_load_from_old_runs_and_are_named_in_recipes():
     """One spelling per option (heads, layers, tie_embeddings, positional) across models; a run saved with
     the old GPT spellings still loads, and a recipe using them is told the new name."""
-    from attnlab.config import build_recipe
+    from attnlab.recipe import build_recipe
 
     old = {"task": "lm", "model": {"arch": "transformer", "num_heads": 2, "num_layers": 1, "tie_weights": False,
                                    "positions": "sinusoidal", "d_model": 16}}  # fmt: skip

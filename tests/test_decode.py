@@ -307,8 +307,8 @@ def test_filter_logits_keeps_at_least_one(k, p):
 
 def test_translation_recipes_set_the_output_length_ratio(tmp_path):
     """data.max_output_ratio reaches the search (decode.max_lengths); a bad value is a one-line error."""
-    from attnlab.config import build_recipe
     from attnlab.errors import UserError
+    from attnlab.recipe import build_recipe
     from attnlab.tasks.translation import TranslationTask
 
     raw = {"task": "translation", "data": {"max_output_ratio": 0.5}, "model": {"arch": "rnn"}}

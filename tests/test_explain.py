@@ -13,13 +13,13 @@ import torch
 import torch.nn.functional as F
 
 from attnlab import explain as ex
-from attnlab.config import build_recipe
 from attnlab.data.batching import pad_batch
 from attnlab.data.codec import Codec
 from attnlab.data.vocab import Vocab
 from attnlab.errors import UserError
 from attnlab.models.classifier import TransformerClassifier, TransformerClassifierConfig
 from attnlab.models.lm import GPTConfig, GPTLanguageModel
+from attnlab.recipe import build_recipe
 from attnlab.tasks.base import Task
 from attnlab.tasks.translation import TranslationTask
 from tests.conftest import REPO

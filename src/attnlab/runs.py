@@ -13,8 +13,9 @@ from pathlib import Path
 
 import torch
 
-from attnlab.config import Recipe, build_recipe, read_yaml
+from attnlab.config import Recipe, read_yaml
 from attnlab.errors import UserError
+from attnlab.recipe import build_recipe
 from attnlab.tasks import get_task
 from attnlab.train.checkpoint import load_checkpoint, load_weights, verify_fitted
 

@@ -63,8 +63,8 @@ def run_seed(
     """Train (unless finished), evaluate valid and test, write and return the seed's results file.
     `label` names the run and results folders (default: the recipe's name), for variants of one recipe."""
     from attnlab import runs, sysinfo
-    from attnlab.config import load_recipe
     from attnlab.evaluate import evaluate_run
+    from attnlab.recipe import load_recipe
 
     recipe = load_recipe(recipe_path, [*overrides, f"train.seed={seed}"])
     name = label or recipe.name or recipe_path.stem

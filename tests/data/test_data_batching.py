@@ -1,4 +1,4 @@
-"""Splits, padding, length buckets and sharding: coverage, determinism, padding efficiency."""
+"""Padding, length buckets and sharding: coverage, determinism, padding efficiency."""
 
 import numpy as np
 import pytest
@@ -6,26 +6,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attnlab.data.batching import bucket_batches, pad_batch, shard, split_indices
+from attnlab.data.batching import bucket_batches, pad_batch, shard
 from attnlab.errors import UserError
-
-
-def test_split_indices_partition_and_determinism():
-    parts = split_indices(1003, seed=7)
-    assert list(parts) == ["train", "valid", "test"]
-    allidx = np.concatenate(list(parts.values()))
-    assert sorted(allidx.tolist()) == list(range(1003))
-    assert len(parts["train"]) == 802 and len(parts["valid"]) == 101 and len(parts["test"]) == 100
-    again = split_indices(1003, seed=7)
-    assert all(np.array_equal(parts[k], again[k]) for k in parts)
-    other = split_indices(1003, seed=8)
-    assert not np.array_equal(parts["valid"], other["valid"])
-    two = split_indices(10, (0.5, 0.5), names=("a", "b"))
-    assert len(two["a"]) == 5 and len(two["b"]) == 5
-    with pytest.raises(UserError):
-        split_indices(10, (0.5, 0.4))
-    with pytest.raises(UserError):
-        split_indices(10, (0.5, 0.5))  # 2 fractions, 3 names
 
 
 def test_pad_batch():

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.conftest import REPO
 
-from attnlab.config import load_recipe
 from attnlab.data import splits
 from attnlab.errors import UserError
+from attnlab.recipe import load_recipe
 from attnlab.tasks import get_task
 
 

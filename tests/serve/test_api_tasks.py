@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from attnlab import runs
-from attnlab.config import build_recipe
+from attnlab.recipe import build_recipe
 from attnlab.serve.app import create_app
 
 SENTIMENT = {

@@ -15,10 +15,10 @@ import pytest
 import torch
 
 from attnlab import runs
-from attnlab.config import build_recipe
 from attnlab.errors import UserError
 from attnlab.models.classifier import ARCHS, build_classifier, hashed_ngrams
 from attnlab.nn import padding_mask
+from attnlab.recipe import build_recipe
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -270,7 +270,7 @@ def test_recipe_errors():
 
 
 def test_shipped_recipes_parse():
-    from attnlab.config import load_recipe
+    from attnlab.recipe import load_recipe
 
     paths = sorted((REPO / "recipes").glob("sentiment-imdb-*.yaml"))
     assert len(paths) >= 7

@@ -9,11 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.conftest import REPO
 
-from attnlab.config import build_recipe
 from attnlab.data.windows import RandomWindows, SequentialWindows, scoring_windows
 from attnlab.decode import filter_logits, sample_next
 from attnlab.errors import UserError
 from attnlab.models.lm import GPTConfig, GPTLanguageModel, RNNLanguageModel, RNNLMConfig
+from attnlab.recipe import build_recipe
 from attnlab.tasks.lm import LanguageModelTask, segments
 
 # ------------------------------------------------------------------------------------------ sampling
@@ -304,7 +304,7 @@ def test_explain_gives_a_causal_map_that_matches_the_cached_generation(tmp_path,
 def test_word_char_and_subword_recipes_learn_on_their_corpus(tmp_path, data_root, recipe, shrink):
     """The word LSTM, the Nietzsche GPT and the subword GPT recipes, shrunk: loss falls by over 20%
     within 60 steps on the first 60k characters, and bits per character are computed per character."""
-    from attnlab.config import load_recipe
+    from attnlab.recipe import load_recipe
     from attnlab.train.trainer import Trainer
 
     torch.manual_seed(0)

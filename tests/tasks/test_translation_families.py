@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from attnlab import metrics
-from attnlab.config import build_recipe
 from attnlab.data.codec import Codec
 from attnlab.data.corpora import load_translation
+from attnlab.recipe import build_recipe
 from attnlab.tasks.translation import TranslationTask
 
 RNN = {"arch": "rnn", "embed_dim": 48, "hidden": 96, "dropout": 0.0}

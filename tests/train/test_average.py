@@ -7,10 +7,10 @@ import torch
 from tests.e2e.conftest import REPO, assert_user_error
 
 from attnlab import runs
-from attnlab.config import load_recipe
+from attnlab.average import average_run, average_state
 from attnlab.errors import UserError
+from attnlab.recipe import load_recipe
 from attnlab.train import checkpoint as ckpt
-from attnlab.train.average import average_run, average_state
 
 TINY = [
     "data.limit=600",

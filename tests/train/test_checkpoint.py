@@ -325,7 +325,7 @@ def test_fitted_model_files_carry_checksums(tmp_path, data_root, monkeypatch, ki
     from tests.conftest import REPO
 
     from attnlab import runs
-    from attnlab.config import load_recipe
+    from attnlab.recipe import load_recipe
 
     monkeypatch.setenv("ATTNLAB_DATA", str(data_root))
     recipe, sets, target = FITTED[kind]

@@ -10,9 +10,9 @@ import torch.nn.functional as F
 from tests.conftest import REPO
 from tests.train.helpers import make_trainer
 
-from attnlab.config import load_recipe
 from attnlab.errors import UserError
 from attnlab.nn import LayerNorm, masked_softmax
+from attnlab.recipe import load_recipe
 from attnlab.tasks import get_task
 from attnlab.train import precision
 

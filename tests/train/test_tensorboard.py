@@ -12,7 +12,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tests.conftest import REPO
 from tests.train.helpers import make_trainer
 
-from attnlab.config import load_recipe
+from attnlab.recipe import load_recipe
 from attnlab.tasks import get_task
 from attnlab.train import checkpoint as ckpt
 

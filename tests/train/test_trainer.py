@@ -11,8 +11,8 @@ import torch
 from tests.conftest import REPO
 from tests.train.helpers import make_trainer
 
-from attnlab.config import load_recipe
 from attnlab.errors import UserError
+from attnlab.recipe import load_recipe
 from attnlab.tasks import get_task
 from attnlab.train import checkpoint as ckpt
 from attnlab.train.trainer import build_optimizer, describe_stop

@@ -21,7 +21,9 @@ app = typer.Typer(
     help="Train, evaluate, inspect and use attention-based sequence models.",
 )
 data_app = typer.Typer(no_args_is_help=True, help="Datasets: list, show, fetch.")
-plot_app = typer.Typer(no_args_is_help=True, help="Figures: attention maps, positional encodings, schedules.")
+plot_app = typer.Typer(
+    no_args_is_help=True, help="Figures: attention maps, training curves, positional encodings, schedules."
+)
 app.add_typer(data_app, name="data")
 app.add_typer(plot_app, name="plot")
 # markup=False: what is printed holds user text (paths, messages quoting the input), and "[/]" in it would

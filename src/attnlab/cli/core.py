@@ -87,7 +87,7 @@ def train(
 ) -> None:
     """Train a recipe. Ctrl-C or --max-minutes stop cleanly; --resume continues exactly."""
     from attnlab import runs
-    from attnlab.config import load_recipe
+    from attnlab.recipe import load_recipe
     from attnlab.train.trainer import describe_stop
 
     if nproc and nproc > 1:
@@ -114,7 +114,7 @@ def average(
     ] = None,
 ) -> None:
     """Average the weights of a run's last K checkpoints into a new run (Vaswani et al. 2017)."""
-    from attnlab.train.average import average_run
+    from attnlab.average import average_run
 
     dest, names = average_run(run, out_dir, last=last)
     out.print(f"{dest}: mean of {len(names)} checkpoints ({', '.join(names)})")

@@ -1,4 +1,5 @@
-"""Splits, length-bucketed batch order, padding, and sharding across ranks.
+"""Batches: the `Batch` every task builds and the trainer consumes, length-bucketed batch order, padding,
+and sharding across ranks.
 
 Data order is the only randomness here and it comes from `np.random.default_rng((seed, epoch))`, so
 epoch *e* of a resumed run sees exactly the batches it would have seen without the interruption.
@@ -7,6 +8,8 @@ epoch *e* of a resumed run sees exactly the batches it would have seen without t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -14,26 +17,35 @@ import torch
 from attnlab.errors import UserError
 
 
-def split_indices(
-    n: int,
-    fractions: Sequence[float] = (0.8, 0.1, 0.1),
-    *,
-    seed: int = 0,
-    names: Sequence[str] = ("train", "valid", "test"),
-) -> dict[str, np.ndarray]:
-    """Randomly partition `range(n)` into named parts of the given fractions (which must sum to 1).
+@dataclass
+class Batch:
+    """Named tensors whose first dimension is the example, plus the counts the trainer needs.
 
-    Returns `{name: sorted int64 indices}`; every index lands in exactly one part. Part sizes are the
-    rounded cumulative fractions, so they sum to `n` exactly. Deterministic in `seed`.
+    `units` is what the loss is averaged over for the *global* batch (target tokens for sequence models,
+    examples for classifiers), so a batch split across ranks still averages exactly like one process.
     """
-    if len(fractions) != len(names):
-        raise UserError(f"{len(fractions)} split fractions but {len(names)} names ({', '.join(names)})")
-    if any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
-        raise UserError(f"split fractions must be non-negative and sum to 1, got {list(fractions)}")
-    perm = np.random.default_rng(seed).permutation(n)
-    bounds = np.rint(np.cumsum([0.0, *fractions]) * n).astype(np.int64)
-    bounds[-1] = n
-    return {name: np.sort(perm[bounds[i] : bounds[i + 1]]).astype(np.int64) for i, name in enumerate(names)}
+
+    tensors: dict[str, torch.Tensor]
+    units: int  # normaliser of the loss: target tokens, or examples
+    tokens: int  # tokens processed (source + target), for throughput
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> torch.Tensor:
+        return self.tensors[key]
+
+    def to(self, device: torch.device) -> Batch:
+        if all(t.device == device for t in self.tensors.values()):
+            return self
+        moved = {k: v.to(device, non_blocking=True) for k, v in self.tensors.items()}
+        return Batch(moved, self.units, self.tokens, self.extra)
+
+    def shard(self, rank: int, world_size: int) -> Batch:
+        """Rows rank, rank+W, ... of every tensor: a rank's share of the global batch."""
+        if world_size == 1:
+            return self
+        return Batch(
+            {k: v[rank::world_size] for k, v in self.tensors.items()}, self.units, self.tokens, self.extra
+        )
 
 
 def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

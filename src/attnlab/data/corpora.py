@@ -2,8 +2,8 @@
 
 Split policy (decided here, once):
 
-* **spa-eng, fra-eng** have no official split → `{"all": pairs}`; the task splits with
-  `batching.split_indices` (shuffled: the files are sorted by sentence length).
+* **spa-eng, fra-eng** have no official split → `{"all": pairs}`; the task splits them with
+  `splits.grouped_split` (leak-free: pairs sharing a normalised sentence stay in one part).
 * **multi30k** has its own → `{"train", "valid", "test"}` (`test` = test2016).
 * **imdb** → `{"train", "test"}` (canonical 25k/25k; carve validation out of train yourself).
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from attnlab.tasks.base import Batch
+from attnlab.data.batching import Batch
 
 
 def windows(data: torch.Tensor, starts: np.ndarray, block: int) -> Batch:

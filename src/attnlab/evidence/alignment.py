@@ -16,11 +16,11 @@ import numpy as np
 import torch
 
 from attnlab import decode
-from attnlab.config import load_recipe
 from attnlab.data.batching import pad_batch
 from attnlab.data.vocab import Vocab
 from attnlab.errors import UserError
 from attnlab.evidence import QUICK_TRAINING, scratch_dir
+from attnlab.recipe import load_recipe
 from attnlab.runs import load_run, train
 from attnlab.viz import plots
 

@@ -17,10 +17,10 @@ import numpy as np
 import torch
 
 from attnlab import metrics
-from attnlab.config import load_recipe
 from attnlab.evidence import QUICK_TRAINING, scratch_dir
 from attnlab.models.seq2seq import RNNSeq2Seq
 from attnlab.models.transformer import TransformerSeq2Seq
+from attnlab.recipe import load_recipe
 from attnlab.runs import load_run, train
 from attnlab.tasks import get_task
 from attnlab.viz import plots

@@ -27,8 +27,8 @@ import torch.nn.functional as F
 
 from attnlab import runs
 from attnlab.classic.preprocess import tokenize
-from attnlab.config import build_recipe
 from attnlab.ngram import NGramLM
+from attnlab.recipe import build_recipe
 from attnlab.tasks.lm import segments
 from attnlab.viz import plots
 

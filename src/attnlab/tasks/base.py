@@ -22,39 +22,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from attnlab.data.batching import Batch  # re-exported: tasks build batches, the trainer consumes them
 from attnlab.errors import UserError
-
-
-@dataclass
-class Batch:
-    """Named tensors whose first dimension is the example, plus the counts the trainer needs.
-
-    `units` is what the loss is averaged over for the *global* batch (target tokens for sequence models,
-    examples for classifiers), so a batch split across ranks still averages exactly like one process.
-    """
-
-    tensors: dict[str, torch.Tensor]
-    units: int  # normaliser of the loss: target tokens, or examples
-    tokens: int  # tokens processed (source + target), for throughput
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __getitem__(self, key: str) -> torch.Tensor:
-        return self.tensors[key]
-
-    def to(self, device: torch.device) -> Batch:
-        if all(t.device == device for t in self.tensors.values()):
-            return self
-        moved = {k: v.to(device, non_blocking=True) for k, v in self.tensors.items()}
-        return Batch(moved, self.units, self.tokens, self.extra)
-
-    def shard(self, rank: int, world_size: int) -> Batch:
-        """Rows rank, rank+W, ... of every tensor: a rank's share of the global batch."""
-        if world_size == 1:
-            return self
-        return Batch(
-            {k: v[rank::world_size] for k, v in self.tensors.items()}, self.units, self.tokens, self.extra
-        )
-
 
 _VERB_HINTS = {
     "translate": "use a translation or chat run (recipes/translate-*.yaml, chat-*.yaml)",

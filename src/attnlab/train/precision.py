@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import json
 import os
+import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +30,8 @@ from attnlab.errors import UserError
 from attnlab.fileio import atomic_write_json
 
 MIN_SPEEDUP = 1.5  # bf16 must be at least this much faster than fp32 to be chosen
-PROBE_STEPS = 3  # timed forward + backward passes per precision (after one warm-up)
-PROBE_SECONDS = 4.0  # stop timing a precision early once it has used this much
+PROBE_STEPS = 5  # timed forward + backward passes per precision, alternating (after one warm-up each)
+PROBE_SECONDS = 8.0  # a slow model stops after two timed pairs once the probe has used this much
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -60,40 +61,45 @@ def _key(model: torch.nn.Module, batch, device: torch.device) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:20]
 
 
-def _time_passes(task, model, batch, dtype: torch.dtype | None, device: torch.device) -> float:
-    """Median seconds of one forward + backward pass (no optimizer step) under `dtype` autocast."""
-    times = []
-    for i in range(PROBE_STEPS + 1):
-        t0 = time.perf_counter()
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            loss = task.loss(model, batch)
-        loss.backward()
-        model.zero_grad(set_to_none=True)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        if i:  # the first pass warms caches and allocators up
-            times.append(time.perf_counter() - t0)
-        if sum(times) > PROBE_SECONDS:
-            break
-    return sorted(times)[len(times) // 2]
+def _one_pass(task, model, batch, dtype: torch.dtype | None, device: torch.device) -> float:
+    """Seconds of one forward + backward pass (no optimizer step) under `dtype` autocast."""
+    t0 = time.perf_counter()
+    with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+        loss = task.loss(model, batch)
+    loss.backward()
+    model.zero_grad(set_to_none=True)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - t0
 
 
 def probe(task, model: torch.nn.Module, batch, device: torch.device) -> dict:
     """Time fp32 and bf16 autocast on the real model and batch; returns ms per pass and the speed-up.
-    Weights, gradients and random generators are left exactly as they were."""
+
+    The two precisions alternate pass by pass (after one warm-up pass each), so a change in the machine's
+    load hits both alike, and each figure is a median. Weights, gradients and random generators are left
+    exactly as they were."""
     cpu_rng = torch.get_rng_state()
     cuda_rng = torch.cuda.get_rng_state_all() if device.type == "cuda" else None
     was_training = model.training
     model.train()
+    times: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    started = time.perf_counter()
     try:
-        fp32 = _time_passes(task, model, batch, None, device)
-        bf16 = _time_passes(task, model, batch, torch.bfloat16, device)
+        for i in range(PROBE_STEPS + 1):
+            for mode, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
+                seconds = _one_pass(task, model, batch, dtype, device)
+                if i:  # the first pass of each warms caches and allocators up
+                    times[mode].append(seconds)
+            if i >= 2 and time.perf_counter() - started > PROBE_SECONDS:
+                break  # a slow model: two timed pairs are enough
     finally:
         model.zero_grad(set_to_none=True)
         model.train(was_training)
         torch.set_rng_state(cpu_rng)
         if cuda_rng is not None:
             torch.cuda.set_rng_state_all(cuda_rng)
+    fp32, bf16 = (statistics.median(times[m]) for m in ("fp32", "bf16"))
     return {
         "fp32_ms": round(fp32 * 1000, 2),
         "bf16_ms": round(bf16 * 1000, 2),

@@ -22,16 +22,18 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from rich.markup import escape
 from torch import nn
 
 from attnlab.config import TrainConfig
+from attnlab.data.batching import Batch
 from attnlab.errors import UserError
-from attnlab.tasks.base import Task
 from attnlab.train import checkpoint as ckpt
 from attnlab.train.distributed import DistContext
 from attnlab.train.precision import Precision, resolve_threads
@@ -120,10 +122,22 @@ class TrainResult:
     tokens_per_second: float
 
 
+class TrainableTask(Protocol):
+    """What the trainer needs from a task (attnlab.tasks.base.Task provides it): nothing more."""
+
+    name: str
+    higher_is_better: dict[str, bool]
+
+    def train_batches(self, epoch: int) -> Sequence[Batch]: ...
+    def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor: ...
+    def evaluate(self, model: nn.Module, split: str = "valid") -> dict[str, float]: ...
+    def model_dim(self) -> int: ...
+
+
 class Trainer:
     def __init__(
         self,
-        task: Task,
+        task: TrainableTask,
         model: nn.Module,
         cfg: TrainConfig,
         run_dir: Path,
